@@ -1,0 +1,262 @@
+"""`postmortem-bot` command line: run the bot, manage the database."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from bot.settings import README_HINT, ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.server import HttpServer
+
+log = logging.getLogger("postmortem_bot")
+
+
+class Fatal(click.ClickException):
+    """A clear, one-paragraph reason the command cannot go on (exit code 1, no traceback)."""
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"postmortem-bot: {self.message}", err=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise Fatal(f"Invalid setting: {problems}. {README_HINT}") from None
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable DATABASE_URL)"
+
+
+@contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise Fatal(f"Couldn't use the database at {_safe_url(url)}: {reason}") from None
+
+
+@click.group()
+def main() -> None:
+    """postmortem-bot: timeline, follow-ups and postmortems for incidents, in Slack."""
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="HTTP port (default: $PORT or 3000).")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
+def run(port: int | None, host: str, threads: int) -> None:
+    """Start the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP."""
+    from bot.app import SlackStartupError, create_bot
+    from bot.logs import configure_logging
+    from bot.server import HttpServer, WebApp
+    from bot.services import Services
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    try:
+        settings.require_slack()
+    except ConfigError as error:
+        raise Fatal(str(error)) from None
+    configure_logging(settings.log_level)
+    db = Database(settings.database_url)
+    with _database_errors(settings.database_url):
+        upgrade(db)
+    services = Services(settings=settings, db=db)
+    try:
+        bot = create_bot(services)
+    except SlackStartupError as error:
+        raise Fatal(str(error)) from None
+    from bot.scheduler import start_scheduler
+
+    scheduler = start_scheduler(services, bot.app.client)
+
+    def close() -> None:  # after the server stops: no new sweeps, then in-flight work
+        scheduler.shutdown(wait=True)
+        bot.close()
+
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert settings.slack_app_token is not None
+        log.info("starting in Socket Mode")
+        handler = SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+        handler.start()  # type: ignore[no-untyped-call]
+        return
+    server = HttpServer(
+        WebApp(bot.app, db, status_page_title=settings.status_page_title),
+        host=host,
+        port=port or settings.port,
+        threads=threads,
+        on_drained=close,
+    )
+    _stop_on_signals(server)
+    server.serve_forever()
+    log.info("stopped")
+
+
+def _stop_on_signals(server: HttpServer) -> None:
+    """SIGTERM/SIGINT: stop accepting, finish in-flight work, exit 0."""
+    import signal
+    import threading
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s; finishing in-flight requests", signal.Signals(signum).name)
+        threading.Thread(target=server.stop, name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+@main.command()
+@click.argument("incident_key")
+@click.option("--template", "template_name", default=None, help="Template (default: standard).")
+@click.option("--team", default=None, help="Slack team id, when several workspaces share a DB.")
+def render(incident_key: str, template_name: str | None, team: str | None) -> None:
+    """Print an incident's postmortem as Markdown, from the database only (no Slack)."""
+    from bot.errors import UserError
+    from bot.postmortem.offline import render_offline
+    from storage.db import Database
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    with _database_errors(settings.database_url):
+        try:
+            text = render_offline(
+                database, settings, incident_key, template=template_name, team_id=team
+            )
+        except UserError as error:
+            raise Fatal(error.message) from None
+    click.echo(text, nl=False)
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("postmortem-demo.md"),
+    show_default=True,
+    help="Where to write the generated postmortem.",
+)
+def demo(out: Path) -> None:
+    """Run a scripted incident against a built-in Slack simulator (no workspace needed)."""
+    import logging as std_logging
+
+    from bot.demo import run_demo
+
+    std_logging.basicConfig(level=std_logging.WARNING)
+    run_demo(out)
+
+
+@main.group()
+def templates() -> None:
+    """Postmortem templates."""
+
+
+@templates.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def templates_check(directory: Path | None) -> None:
+    """Compile and render every template (built-in and DIRECTORY, default
+    POSTMORTEM_TEMPLATES_DIR) against sample data; exit 1 if any fails."""
+    from bot.postmortem.render import check_templates
+    from bot.postmortem.sample import sample_context
+
+    folder = directory or _settings().postmortem_templates_dir
+    if folder is not None and not folder.is_dir():
+        raise Fatal(f"{folder} is not a folder of templates (*.md.j2).")
+    results = check_templates(folder, sample_context().as_template_vars())
+    for result in results:
+        click.echo(f"{'ok  ' if result.problem is None else 'FAIL'} {result.name}")
+        if result.problem:
+            click.echo(f"     {result.problem}")
+    if any(r.problem for r in results):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one sweep now and exit (for cron).")
+@click.option("--digest", is_flag=True, help="Post this week's digest now (once a week).")
+@click.option("--dry-run", is_flag=True, help="Only print what would be sent.")
+def remind(once: bool, digest: bool, dry_run: bool) -> None:
+    """Send the reminder DMs due now (`run` does this on a schedule)."""
+    from datetime import UTC, datetime
+
+    from slack_sdk.errors import SlackApiError
+
+    from bot.reminders.digest import send_digest
+    from bot.reminders.sweep import sweep
+    from bot.slack_client import make_web_client
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    if not once and not digest:
+        raise Fatal(
+            "Use `remind --once` or `remind --digest`: `run` already sweeps every "
+            "REMINDER_INTERVAL_MINUTES and posts the digest on Mondays."
+        )
+    settings = _settings()
+    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value():
+        raise Fatal("Missing required setting: SLACK_BOT_TOKEN. " + README_HINT)
+    if digest and not settings.reminder_digest_channel:
+        raise Fatal("Set REMINDER_DIGEST_CHANNEL (a channel id) to post the digest.")
+    database = Database(settings.database_url)
+    client = make_web_client(settings)
+    with _database_errors(settings.database_url):
+        upgrade(database)
+        if once:
+            report = sweep(database, client, settings, datetime.now(UTC), dry_run=dry_run)
+            for line in report.lines():
+                click.echo(line)
+        if digest:
+            try:
+                send_digest(
+                    database, client, settings, datetime.now(UTC), dry_run=dry_run, echo=click.echo
+                )
+            except SlackApiError as error:
+                reason = error.response.get("error", "error")
+                raise Fatal(f"Couldn't post the digest ({reason}); run it again.") from None
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to DATABASE_URL."""
+    from storage.db import Database
+    from storage.migrate import current_revision, upgrade
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    with _database_errors(settings.database_url):
+        upgrade(database)
+        click.echo(
+            f"Database {_safe_url(settings.database_url)} is at revision "
+            f"{current_revision(database)}."
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

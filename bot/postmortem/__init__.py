@@ -1,0 +1,1 @@
+"""Postmortems: gather what the database knows, render a template, publish, track status."""

@@ -1,0 +1,162 @@
+"""Finding earlier incidents like this one, with the database's full-text search.
+
+Each incident has a search document (title + timeline text) in `incident_search_docs`.
+PostgreSQL ranks them with `tsvector`/`ts_rank` (a GIN index on the expression); SQLite mirrors
+the documents into an FTS5 table and ranks with bm25. Both are created by migration 0004.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from bot.postmortem.markdown import slack_to_markdown
+from storage.models import EventKind, Incident, IncidentSearchDoc, TimelineEvent
+
+MAX_TERMS = 12
+_WORD = re.compile(r"[a-z0-9][a-z0-9_.-]{2,}")
+STOPWORDS = frozenset(
+    """the and for are was were with that this from have has had not but all any can its into
+    out our you your they them then than there their what when where which who why how will
+    would could should about after before again also just more most over under very incident
+    declared status changed severity sev1 sev2 sev3 sev4 sev5 now still some been being did
+    does doing done get got going see seeing looks like here let lets yes okay thanks""".split()
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    incident: Incident
+    shared_terms: list[str]
+
+
+def document_for(session: Session, incident: Incident) -> str:
+    events = session.scalars(  # automatic status events are boilerplate, not meaning
+        select(TimelineEvent.text).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind != EventKind.STATUS
+        )
+    ).all()
+    plain = [slack_to_markdown(t, {}) for t in (incident.title, *events)]
+    return "\n".join(plain)
+
+
+def terms_of(document: str, *, title: str = "") -> list[str]:
+    """The most telling words: title words first, then the most frequent others."""
+
+    def words(source: str) -> list[str]:
+        return [w.strip(".-_") for w in _WORD.findall(source.lower()) if w not in STOPWORDS]
+
+    ordered: list[str] = []
+    for word in words(title):
+        if word and word not in ordered:
+            ordered.append(word)
+    for word, _count in Counter(words(document)).most_common():
+        if word and word not in ordered:
+            ordered.append(word)
+    return [w for w in ordered if w.replace(".", "").replace("-", "").isalnum()][:MAX_TERMS]
+
+
+def refresh_document(session: Session, incident: Incident, *, now: datetime) -> str:
+    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror."""
+    document = document_for(session, incident)
+    existing = session.get(IncidentSearchDoc, incident.id)
+    if existing is None:
+        session.add(
+            IncidentSearchDoc(
+                incident_id=incident.id, team_id=incident.team_id, document=document, updated_at=now
+            )
+        )
+    else:
+        existing.document, existing.updated_at = document, now
+    session.flush()
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            text("DELETE FROM incident_search_fts WHERE rowid = :id"), {"id": incident.id}
+        )
+        session.execute(
+            text("INSERT INTO incident_search_fts (rowid, document, team_id) VALUES (:id, :d, :t)"),
+            {"id": incident.id, "d": document, "t": incident.team_id},
+        )
+    return document
+
+
+def _index_missing(session: Session, team_id: str, *, now: datetime) -> None:
+    """Earlier incidents without a document yet (resolved without a postmortem)."""
+    missing = session.scalars(
+        select(Incident).where(
+            Incident.team_id == team_id,
+            ~select(IncidentSearchDoc.incident_id)
+            .where(IncidentSearchDoc.incident_id == Incident.id)
+            .exists(),
+        )
+    ).all()
+    for incident in missing:
+        refresh_document(session, incident, now=now)
+
+
+def similar_incidents(
+    session: Session, incident: Incident, *, now: datetime, limit: int = 5
+) -> list[Match]:
+    document = refresh_document(session, incident, now=now)
+    _index_missing(session, incident.team_id, now=now)
+    terms = terms_of(document, title=incident.title)
+    if not terms:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        ids = _search_postgresql(session, incident, terms, limit)
+    else:
+        ids = _search_sqlite(session, incident, terms, limit)
+    matches = []
+    for incident_id in ids:
+        other = session.get(Incident, incident_id)
+        if other is None:
+            continue
+        doc = session.get(IncidentSearchDoc, incident_id)
+        other_words = set(_WORD.findall((doc.document if doc else other.title).lower()))
+        other_terms = {w.strip(".-_") for w in other_words}
+        matches.append(Match(other, [t for t in terms if t in other_terms][:5]))
+    return matches
+
+
+def _search_postgresql(
+    session: Session, incident: Incident, terms: list[str], limit: int
+) -> list[int]:
+    words = [re.sub(r"[^a-z0-9]", "", t) for t in terms]
+    query = " | ".join(w for w in words if w)
+    if not query:
+        return []
+    rows = session.execute(
+        text(
+            """
+            SELECT incident_id FROM incident_search_docs
+            WHERE team_id = :team AND incident_id <> :id
+              AND to_tsvector('english', document) @@ to_tsquery('english', :q)
+            ORDER BY ts_rank(to_tsvector('english', document), to_tsquery('english', :q)) DESC,
+                     incident_id DESC
+            LIMIT :limit
+            """
+        ),
+        {"team": incident.team_id, "id": incident.id, "q": query, "limit": limit},
+    )
+    return [int(r[0]) for r in rows]
+
+
+def _search_sqlite(session: Session, incident: Incident, terms: list[str], limit: int) -> list[int]:
+    query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+    rows = session.execute(
+        text(
+            """
+            SELECT rowid FROM incident_search_fts
+            WHERE incident_search_fts MATCH :q AND team_id = :team AND rowid <> :id
+            ORDER BY bm25(incident_search_fts), rowid DESC
+            LIMIT :limit
+            """
+        ),
+        {"q": query, "team": incident.team_id, "id": incident.id, "limit": limit},
+    )
+    return [int(r[0]) for r in rows]

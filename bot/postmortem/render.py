@@ -1,0 +1,139 @@
+"""Rendering postmortem templates: Jinja2 in a sandbox, strict about undefined variables.
+
+A template that cannot render raises TemplateProblem naming the template and the line, and
+nothing is published: never a half-written document.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
+from types import TracebackType
+
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.errors import UserError
+from bot.formatting import format_duration
+from bot.postmortem.markdown import one_line
+
+SUFFIX = ".md.j2"
+BUILTIN_DIR = Path(str(files("templates")))
+
+
+class TemplateProblem(UserError):
+    """A template failed to compile or render; the message says which and where."""
+
+    def __init__(self, template: str, line: int | None, detail: str) -> None:
+        where = f"`{template}{SUFFIX}`" + (f", line {line}," if line else "")
+        super().__init__(
+            f"The postmortem template {where} has a problem: {detail.rstrip('.')}. "
+            "Nothing was published; "
+            "fix the template (`postmortem-bot templates check`) or pick another one."
+        )
+        self.template, self.line, self.detail = template, line, detail
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "n/a"
+
+
+def _hm(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M") if moment else "n/a"
+
+
+def _day_hm(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "n/a"
+
+
+def _day(moment: datetime | date | None) -> str:
+    if moment is None:
+        return "n/a"
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(UTC).date()
+    return moment.isoformat()
+
+
+def _duration(span: timedelta | None) -> str:
+    return format_duration(span) if span is not None else "n/a"
+
+
+def environment(custom_dir: Path | None = None) -> SandboxedEnvironment:
+    """Custom templates (if any) first, so they can override built-ins by name."""
+    loaders = [FileSystemLoader(str(custom_dir))] if custom_dir else []
+    loaders.append(FileSystemLoader(str(BUILTIN_DIR)))
+    env = SandboxedEnvironment(
+        loader=ChoiceLoader(loaders),
+        undefined=StrictUndefined,
+        autoescape=False,  # Markdown, not HTML
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        utc=_utc, hm=_hm, day_hm=_day_hm, day=_day, duration=_duration, one_line=one_line
+    )
+    return env
+
+
+def template_names(env: SandboxedEnvironment) -> list[str]:
+    assert env.loader is not None
+    names = {n[: -len(SUFFIX)] for n in env.loader.list_templates() if n.endswith(SUFFIX)}
+    return sorted(n for n in names if not n.startswith("_"))
+
+
+def _line_in_template(tb: TracebackType | None, filename: str | None) -> int | None:
+    line = None
+    while tb is not None:
+        if filename and tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render(env: SandboxedEnvironment, name: str, variables: dict[str, object]) -> str:
+    try:
+        template = env.get_template(name + SUFFIX)
+    except TemplateNotFound:
+        available = ", ".join(template_names(env))
+        raise UserError(
+            f"There is no postmortem template `{name}`. Available: {available}."
+        ) from None
+    except TemplateSyntaxError as error:
+        raise TemplateProblem(name, error.lineno, error.message or "syntax error") from None
+    try:
+        return template.render(**variables)
+    except TemplateError as error:
+        line = _line_in_template(sys.exc_info()[2], template.filename)
+        raise TemplateProblem(name, line, error.message or type(error).__name__) from None
+    except Exception as error:  # a filter or attribute blew up on this data
+        line = _line_in_template(sys.exc_info()[2], template.filename)
+        raise TemplateProblem(name, line, f"{type(error).__name__}: {error}") from None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    problem: str | None
+
+
+def check_templates(custom_dir: Path | None, sample: dict[str, object]) -> list[CheckResult]:
+    """Compile and render every template against sample data (for `templates check`)."""
+    env = environment(custom_dir)
+    results = []
+    for name in template_names(env):
+        try:
+            render(env, name, sample)
+            results.append(CheckResult(name, None))
+        except UserError as error:
+            results.append(CheckResult(name, error.message))
+    return results

@@ -1,0 +1,1 @@
+"""Sandboxed stand-ins for external services (a faithful fake of Slack's Web API)."""

@@ -1,0 +1,16 @@
+"""What handlers need from the rest of the bot, passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clock import Clock, utc_now
+from bot.settings import Settings
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock = field(default=utc_now)

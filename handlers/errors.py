@@ -1,0 +1,132 @@
+"""The one place errors become replies: UserError → its message; anything else → an apology.
+
+Two routes lead here: `replies_on_error` wraps every listener (errors raised inside it, the common
+case), and Bolt's global error handler catches what fails outside listeners (middleware).
+Listener errors must not reach Bolt: when a listener raises right after `ack()`, Bolt's runner
+resets the ack and the request can hang for 3 s and answer 404.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.context.ack import Ack
+from slack_bolt.context.respond import Respond
+from slack_bolt.kwargs_injection import Args
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import UserError
+
+log = logging.getLogger("postmortem_bot.errors")
+
+APOLOGY = (
+    "Sorry, something went wrong on my side while handling that. It has been logged; "
+    "please try again in a moment."
+)
+
+
+def message_for(error: Exception) -> str:
+    if isinstance(error, UserError):
+        return error.message
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error", "unknown_error")
+        return (
+            f"Slack refused a request I made (`{code}`), so that didn't fully complete. "
+            "Anything already saved is kept; please try again in a moment."
+        )
+    return APOLOGY
+
+
+def _log(error: Exception, body: dict[str, Any]) -> None:
+    kind = body.get("command") or body.get("type") or "request"
+    if isinstance(error, UserError):
+        log.info("user error on %s: %s", kind, error.message)
+    elif isinstance(error, SlackApiError):
+        log.warning("Slack API error on %s: %s", kind, error.response.get("error"), exc_info=error)
+    else:
+        log.error("unexpected error on %s", kind, exc_info=error)
+
+
+def _user_and_channel(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    return user, channel
+
+
+def tell_user(
+    text: str, body: dict[str, Any], respond: Respond | None, client: WebClient | None
+) -> None:
+    """Show `text` to the person behind the request, privately, by whatever route exists."""
+    try:
+        if respond is not None and respond.response_url:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        user, channel = _user_and_channel(body)
+        if client is not None and user and channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except Exception:
+        log.warning("could not deliver an error message to the user", exc_info=True)
+
+
+def report(error: Exception, args: Args) -> None:
+    """Log the error and tell the user, acknowledging the request if it was not yet."""
+    _log(error, args.body)
+    text = message_for(error)
+    ack: Ack = args.ack
+    if ack.response is None and "command" in args.body:
+        ack(text=text, response_type="ephemeral")  # the HTTP answer carries the reply
+        return
+    if ack.response is None:
+        ack()
+    tell_user(text, args.body, args.respond, args.client)
+
+
+Listener = Callable[..., Any]
+
+
+def replies_on_error(listener: Listener) -> Listener:
+    """Wrap a listener so any error it raises becomes a reply (see module docstring)."""
+    wanted = inspect.getfullargspec(listener).args
+
+    def wrapper(args: Args) -> None:
+        try:
+            listener(**{name: getattr(args, name) for name in wanted})
+        except Exception as error:
+            report(error, args)
+
+    # No functools.wraps: Bolt unwraps __wrapped__ and would inject the inner arguments.
+    wrapper.__name__ = listener.__name__
+    wrapper.__qualname__ = listener.__qualname__
+    return wrapper
+
+
+def handle_uncaught(
+    error: Exception,
+    body: dict[str, Any],
+    respond: Respond | None,
+    client: WebClient | None,
+    response: BoltResponse | None,
+) -> BoltResponse | None:
+    """Bolt's global error handler: for failures outside our listeners (middleware, Bolt)."""
+    _log(error, body)
+    text = message_for(error)
+    if response is not None and "command" in body:
+        payload = {"response_type": "ephemeral", "text": text}
+        return BoltResponse(
+            status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+        )
+    tell_user(text, body, respond, client)
+    return BoltResponse(status=200, body="") if response is not None else None
+
+
+def register(app: App) -> None:
+    app.error(handle_uncaught)
+
+
+__all__ = ["register", "replies_on_error", "report", "tell_user", "message_for"]

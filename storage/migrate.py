@@ -1,0 +1,53 @@
+"""Apply Alembic migrations programmatically (`postmortem-bot db upgrade`, and at `run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from storage.db import Database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number: replicas starting together take turns to migrate.
+_MIGRATION_LOCK_KEY = 0x706D2D626F74
+
+
+# Dialect-specific objects that exist only in migrations (not in the models): SQLite's FTS5
+# table (and its shadow tables) and PostgreSQL's expression index for full-text search.
+_MIGRATION_ONLY_PREFIXES = ("incident_search_fts", "ix_incident_search_docs_tsv")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic filter: leave migration-only objects out of model comparisons."""
+    return not (name or "").startswith(_MIGRATION_ONLY_PREFIXES)
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    config = alembic_config()
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

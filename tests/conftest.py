@@ -1,0 +1,81 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the Slack fake, the bot over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from tests.bench import Bench
+
+from bot.sandbox.slack_fake import FakeSlack
+from storage.db import Database
+from storage.migrate import upgrade
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PG_SKIP = (
+    "PostgreSQL case skipped: set TEST_DATABASE_URL (for example "
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test) to run it against PostgreSQL too"
+)
+
+
+def shared_file(relative: str) -> Path:
+    """A file from ../shared (present in the workplace and CI, absent on a user's clone)."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{relative} is not available here (it lives in ../shared, outside the repo)")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip(PG_SKIP)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    from tests.bench import populate
+
+    with FakeSlack() as fake:
+        populate(fake)
+        yield fake
+
+
+@pytest.fixture
+def bench(slack: FakeSlack, db: Database) -> Iterator[Bench]:
+    from tests.bench import running_bench
+
+    with running_bench(slack, db) as running:
+        yield running

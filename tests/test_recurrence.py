@@ -1,0 +1,71 @@
+"""Recurrence: earlier incidents like this one, by full-text search (SQLite FTS5, PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.incidents import Workspace, change_status, declare_incident
+from bot.postmortem.recurrence import similar_incidents, terms_of
+from bot.timeline import record_event
+from storage.db import Database
+from storage.models import EventKind, Incident, IncidentStatus
+
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+
+
+def _incident(db: Database, n: int, title: str, notes: list[str], team: str = "T0001") -> int:
+    at = T0 + timedelta(days=n)
+    with db.session() as session:
+        incident = declare_incident(
+            session,
+            workspace=Workspace(team),
+            channel_id=f"C{n}",
+            channel_private=False,
+            commander_id="U1",
+            title=title,
+            severity=None,
+            now=at,
+        )
+        for text in notes:
+            record_event(
+                session,
+                incident,
+                kind=EventKind.NOTE,
+                text=text,
+                author_id="U1",
+                occurred_at=at,
+                now=at,
+            )
+        change_status(
+            session, incident, IncidentStatus.RESOLVED, by="U1", now=at + timedelta(hours=1)
+        )
+        return incident.id
+
+
+def test_finds_earlier_incidents_sharing_words_and_says_which(db: Database) -> None:
+    _incident(db, 1, "Redis cache evictions slow checkout", ["maxmemory reached on redis primary"])
+    _incident(db, 2, "Login page typo", ["fixed the css"])
+    _incident(db, 3, "Payments webhook retries", ["stripe webhook backlog"])
+    _incident(db, 1, "Redis evictions everywhere", ["redis"], team="T0OTHER")  # another workspace
+    current = _incident(db, 4, "Checkout latency from redis evictions", ["redis maxmemory again"])
+    with db.session() as session:
+        incident = session.get_one(Incident, current)
+        matches = similar_incidents(session, incident, now=T0 + timedelta(days=5))
+        keys = [m.incident.key for m in matches]
+        assert keys[0] == "INC-1"
+        assert "INC-4" not in keys  # never itself
+        assert all(m.incident.team_id == "T0001" for m in matches)
+        assert "INC-2" not in keys  # nothing in common
+        assert {"redis", "evictions"} <= set(matches[0].shared_terms)
+
+
+def test_no_earlier_incidents_means_no_matches(db: Database) -> None:
+    only = _incident(db, 1, "First ever incident", ["something broke"])
+    with db.session() as session:
+        assert similar_incidents(session, session.get_one(Incident, only), now=T0) == []
+
+
+def test_terms_put_title_words_first_and_drop_noise() -> None:
+    terms = terms_of("the db was down\nthe db again\nstatus changed", title="Database outage")
+    assert terms[:2] == ["database", "outage"]
+    assert "the" not in terms and "status" not in terms and "db" not in terms  # < 3 letters

@@ -1,0 +1,171 @@
+"""Storage-level tests: each runs on SQLite and on PostgreSQL (when TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.errors import UserError
+from bot.incidents import Workspace, change_status, declare_incident
+from bot.timeline import list_events
+from storage.db import Database
+from storage.migrate import current_revision, head_revision, include_name, upgrade
+from storage.models import Base, EventKind, Incident, IncidentStatus, Severity
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+ACME = Workspace("T0001")
+
+
+def _declare(db: Database, channel: str, *, team: Workspace = ACME, at: datetime = T0) -> Incident:
+    with db.session() as session:
+        return declare_incident(
+            session,
+            workspace=team,
+            channel_id=channel,
+            channel_private=False,
+            commander_id="U1",
+            title=f"trouble in {channel}",
+            severity=None,
+            now=at,
+        )
+
+
+def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
+    assert current_revision(db) == head_revision()
+    upgrade(db)  # a second run is a no-op
+    with db.engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": include_name}
+            ),
+            Base.metadata,
+        )
+    assert diff == []
+
+
+def test_numbers_are_sequential_per_team(db: Database) -> None:
+    first = _declare(db, "C1")
+    second = _declare(db, "C2")
+    other_team = _declare(db, "C1", team=Workspace("T0002", "E1"))
+    assert (first.key, second.key, other_team.key) == ("INC-1", "INC-2", "INC-1")
+    assert other_team.enterprise_id == "E1"
+
+
+def test_numbers_stay_unique_under_concurrent_declares(db: Database) -> None:
+    numbers: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        try:
+            for round_ in range(4):
+                incident = _declare(db, f"C{index}-{round_}")
+                with lock:
+                    numbers.append(incident.number)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(numbers) == list(range(1, 25))
+
+
+def test_one_open_incident_per_channel_is_a_database_constraint(db: Database) -> None:
+    _declare(db, "C1")
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(
+            Incident(
+                team_id="T0001",
+                number=99,
+                title="bypassing the check",
+                severity=Severity.SEV3,
+                status=IncidentStatus.ACTIVE,
+                channel_id="C1",
+                channel_private=False,
+                commander_id="U2",
+                declared_at=T0,
+            )
+        )
+
+
+def test_second_declare_in_a_channel_is_refused_until_resolved(db: Database) -> None:
+    first = _declare(db, "C1")
+    with pytest.raises(UserError, match="already has an open incident: \\*INC-1\\*"):
+        _declare(db, "C1")
+    with db.session() as session:
+        incident = session.get_one(Incident, first.id)
+        change_status(session, incident, IncidentStatus.RESOLVED, by="U1", now=T0)
+    assert _declare(db, "C1").key == "INC-2"
+
+
+def test_times_are_timezone_aware_utc(db: Database) -> None:
+    plus_two = datetime(2026, 11, 22, 11, 30, tzinfo=timezone(timedelta(hours=2)))
+    incident = _declare(db, "C1", at=plus_two)
+    with db.session() as session:
+        loaded = session.get_one(Incident, incident.id)
+        assert loaded.declared_at == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+        assert loaded.declared_at.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        _declare(db, "C1", at=datetime(2026, 11, 22, 9, 0))
+
+
+def test_status_changes_are_timeline_events(db: Database) -> None:
+    incident = _declare(db, "C1")
+    with db.session() as session:
+        loaded = session.get_one(Incident, incident.id)
+        change_status(
+            session, loaded, IncidentStatus.MITIGATED, by="U2", now=T0 + timedelta(minutes=30)
+        )
+        change_status(
+            session, loaded, IncidentStatus.RESOLVED, by="U3", now=T0 + timedelta(hours=2)
+        )
+    with db.session() as session:
+        loaded = session.get_one(Incident, incident.id)
+        events = list_events(session, loaded)
+        assert [e.text for e in events] == [
+            "Incident declared (SEV3): trouble in C1",
+            "Status changed to mitigated",
+            "Status changed to resolved",
+        ]
+        assert {e.kind for e in events} == {EventKind.STATUS}
+        assert [e.author_id for e in events] == ["U1", "U2", "U3"]
+        assert loaded.mitigated_at == T0 + timedelta(minutes=30)
+        assert loaded.resolved_at == T0 + timedelta(hours=2)
+
+
+def test_resolving_directly_sets_mitigated_too(db: Database) -> None:
+    incident = _declare(db, "C1")
+    with db.session() as session:
+        loaded = session.get_one(Incident, incident.id)
+        change_status(
+            session, loaded, IncidentStatus.RESOLVED, by="U2", now=T0 + timedelta(hours=1)
+        )
+        with pytest.raises(UserError, match="already resolved"):
+            change_status(session, loaded, IncidentStatus.RESOLVED, by="U2", now=T0)
+    with db.session() as session:
+        loaded = session.get_one(Incident, incident.id)
+        assert loaded.mitigated_at == loaded.resolved_at == T0 + timedelta(hours=1)
+
+
+def test_deleting_an_incident_removes_its_events(db: Database) -> None:
+    incident = _declare(db, "C1")
+    with db.session() as session:
+        session.delete(session.get_one(Incident, incident.id))
+    with db.session() as session:
+        assert session.scalars(select(Incident)).all() == []
+        from storage.models import TimelineEvent
+
+        assert session.scalars(select(TimelineEvent)).all() == []
