@@ -222,11 +222,11 @@ def register(app: App, services: Services) -> None:
             if errors:
                 ack(response_action="errors", errors=errors)
                 return
-            ack()
             edit_event(
                 session, event, text=text, kind=kind, occurred_at=when.moment, by=user, now=now
             )
             line = blocks.event_line(event, now=now, limit=300)
+        ack()  # after the commit: once the modal closes, the edit is stored
         if meta.get("channel_id"):
             client.chat_postEphemeral(
                 channel=meta["channel_id"], user=user, text=f"Timeline event updated: {line}"
