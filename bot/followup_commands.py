@@ -35,6 +35,8 @@ USAGE = (
     "• `/followup list` — this incident's open follow-ups; `list mine`, `list overdue`, "
     "`list all` (done and won't do too)\n"
     "• `/followup done INC-42-F3` — mark one done (`F3` or `3` work in the incident's channel)\n"
+    "• `/followup export INC-42-F3` or `/followup export all` — create Jira issues (when Jira "
+    "is set up) that stay in sync with the follow-ups\n"
     "• Or use the *Create follow-up* shortcut on any message of the incident's channel."
 )
 
@@ -81,6 +83,13 @@ class MarkDone:
 
 
 @dataclass(frozen=True)
+class Export:
+    """`/followup export <id>` (one) or `/followup export all` (the incident's open ones)."""
+
+    ref: FollowUpRef | None  # None: all
+
+
+@dataclass(frozen=True)
 class CreateFollowUp:
     title: str  # as Slack delivered it
     owner_id: str | None
@@ -98,7 +107,7 @@ class NewFollowUp:
     priority: Priority
 
 
-FollowUpCommand = Help | ListFollowUps | MarkDone | CreateFollowUp
+FollowUpCommand = Help | ListFollowUps | MarkDone | Export | CreateFollowUp
 DEFAULT_PRIORITY = Priority.P3
 
 
@@ -114,6 +123,13 @@ def parse_followup_command(text: str) -> FollowUpCommand:
         if not rest:
             raise UserError("Which one? `/followup done INC-42-F3` (or `F3` in its channel).")
         return MarkDone(parse_ref(rest))
+    if verb == "export":
+        if not rest:
+            raise UserError(
+                "Which one? `/followup export INC-42-F3` (or `F3` in its channel), or "
+                "`/followup export all` for the incident's open follow-ups."
+            )
+        return Export(None if rest.lower() == "all" else parse_ref(rest))
     return _create(text)
 
 

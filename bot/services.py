@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.jira_sync.service import JiraSync
 
 
 @dataclass(frozen=True)
@@ -14,3 +18,4 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock = field(default=utc_now)
+    jira: JiraSync | None = None  # set by create_bot when Jira is configured

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
+from bot import followup_publish as publish
 from bot.blocks import followup_modal as modal
 from bot.blocks import followups as blocks
 from bot.dates import check_due_date, local_today, warm_up
@@ -21,6 +22,7 @@ from bot.errors import UserError
 from bot.followup_commands import (
     USAGE,
     CreateFollowUp,
+    Export,
     Help,
     ListFollowUps,
     ListScope,
@@ -40,47 +42,75 @@ from bot.followups import (
     incident_for_followup,
     list_followups,
     reassign,
-    set_announcement,
 )
 from bot.incidents import latest_incident_in_channel
+from bot.jira_sync.export import ExportResult
+from bot.jira_sync.service import JiraSync
 from bot.mrkdwn import from_editable
 from bot.services import Services
 from bot.slack_messages import permalink
 from bot.users import user_timezone
 from handlers.errors import replies_on_error
 from storage.db import Database
-from storage.models import FollowUp, FollowUpStatus
+from storage.models import FollowUp, FollowUpField, FollowUpStatus
 
 log = logging.getLogger("postmortem_bot.followups")
 
 
-def announce(client: WebClient, db: Database, followup: FollowUp) -> None:
-    """Post a new follow-up in its incident's channel and remember where (for later updates)."""
-    text, message = blocks.announcement(followup)
-    channel = followup.incident.channel_id
-    posted = client.chat_postMessage(channel=channel, text=text, blocks=message)
-    link = permalink(client, channel, posted["ts"])
-    followup.announcement_channel_id, followup.announcement_ts = channel, posted["ts"]
-    followup.announcement_permalink = link
-    with db.session() as session:
-        set_announcement(session, followup.id, channel_id=channel, ts=posted["ts"], permalink=link)
+def publish_change(
+    client: WebClient, followup: FollowUp, change: Change | None, jira: JiraSync | None
+) -> None:
+    """Refresh the announcement, note the change in its thread, and move the Jira issue."""
+    publish.publish_change(client, followup, change, jira_enabled=jira is not None)
+    if jira is not None and change is not None and change.field is FollowUpField.STATUS:
+        jira.status_changed(client, followup)
 
 
-def publish_change(client: WebClient, followup: FollowUp, change: Change | None) -> None:
-    """Refresh the announcement and say what changed in its thread."""
-    if change is None or not followup.announcement_ts or not followup.announcement_channel_id:
-        return
-    channel, ts = followup.announcement_channel_id, followup.announcement_ts
-    text, message = blocks.announcement(followup)
-    client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
-    client.chat_postMessage(
-        channel=channel, thread_ts=ts, text=blocks.change_note(followup, change)
-    )
+def export_answer(results: list[ExportResult], *, all_of: str | None = None) -> str:
+    """The ephemeral answer to an export: what was created, what failed and what happens next."""
+    if not results:
+        return f"{all_of} has no open follow-ups to export." if all_of else "Nothing to export."
+    lines = []
+    for result in results:
+        key = result.followup.key
+        if result.already:
+            lines.append(f"{key} is already in Jira: <{result.issue_url}|{result.issue_key}>.")
+        elif result.busy:
+            lines.append(f"{key} is being exported right now; its announcement will show the link.")
+        elif result.ok:
+            line = f"Exported {key} to Jira: <{result.issue_url}|{result.issue_key}>."
+            if result.assignee_note:
+                line += f" {result.assignee_note}"
+            lines.append(line)
+        else:
+            when = f"{result.next_attempt_at:%H:%M} UTC" if result.next_attempt_at else "later"
+            lines.append(
+                f":warning: {key} was not exported: {result.error} The follow-up is safe; the "
+                f"export is retried automatically (next try {when}), or run "
+                f"`/followup export {key}` again."
+            )
+    return "\n".join(lines)
+
+
+def jira_required(jira: JiraSync | None) -> JiraSync:
+    if jira is None:
+        raise UserError(
+            "Jira isn't set up for this bot. An admin sets JIRA_URL, JIRA_PROJECT and "
+            "JIRA_EMAIL + JIRA_API_TOKEN (or JIRA_PERSONAL_ACCESS_TOKEN); see the README."
+        )
+    return jira
 
 
 def register(app: App, services: Services) -> None:
     warm_up()  # dateparser's first call is slow; pay it before the first request
-    db, clock, settings = services.db, services.clock, services.settings
+    db, clock, settings, jira = services.db, services.clock, services.settings, services.jira
+
+    def announce(client: WebClient, followup: FollowUp) -> None:
+        publish.announce(client, db, followup, jira_enabled=jira is not None)
+        if jira is not None and settings.jira_auto_export:
+            result = jira.export(client, followup.team_id, followup.id, by=followup.created_by)
+            if not result.ok:
+                log.info("auto-export of %s failed; retried by the sync job", followup.key)
 
     def followup_command(
         ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
@@ -96,14 +126,52 @@ def register(app: App, services: Services) -> None:
             with db.session() as session:
                 followup = find_followup(session, team_id=team, channel_id=channel, ref=parsed.ref)
                 change = change_status(session, followup, FollowUpStatus.DONE, by=user, now=clock())
-            publish_change(client, followup, change)
+            publish_change(client, followup, change, jira)
             respond(text=f"Marked {followup.key} done.", response_type="ephemeral")
+        elif isinstance(parsed, Export):
+            respond(
+                text=export_command(client, team, channel, user, parsed), response_type="ephemeral"
+            )
         elif isinstance(parsed, ListFollowUps):
             text, message = list_answer(client, team, channel, user, parsed.scope)
             respond(text=text, blocks=message, response_type="ephemeral")
         else:
             key = f"command:{command['trigger_id']}" if command.get("trigger_id") else None
             create_from_command(client, team, channel, user, parsed, request_key=key)
+
+    def export_command(
+        client: WebClient, team: str, channel: str, user: str, parsed: Export
+    ) -> str:
+        sync = jira_required(jira)
+        with db.session() as session:
+            if parsed.ref is None:
+                incident = incident_for_followup(session, team, channel)
+                incident_id, incident_key = incident.id, incident.key
+            else:
+                ref = find_followup(session, team_id=team, channel_id=channel, ref=parsed.ref)
+                followup_id = ref.id
+        if parsed.ref is None:
+            results = sync.export_incident(client, team, incident_id, by=user)
+            return export_answer(results, all_of=incident_key)
+        return export_answer([sync.export(client, team, followup_id, by=user)])
+
+    def followup_export_button(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        sync = jira_required(jira)
+        team, user = context.team_id or "", body["user"]["id"]
+        with db.session() as session:
+            followup = get_followup(
+                session, team_id=team, followup_id=followup_id(action.get("value"))
+            )
+        result = sync.export(client, team, followup.id, by=user)
+        respond(text=export_answer([result]), response_type="ephemeral", replace_original=False)
 
     def list_answer(
         client: WebClient, team: str, channel: str, user: str, scope: ListScope | None
@@ -145,7 +213,7 @@ def register(app: App, services: Services) -> None:
                 session, incident, new, created_by=user, now=now, request_key=request_key
             )
         if created:
-            announce(client, db, followup)
+            announce(client, followup)
 
     def create_followup_shortcut(
         ack: Ack, shortcut: dict[str, Any], client: WebClient, context: BoltContext
@@ -216,7 +284,7 @@ def register(app: App, services: Services) -> None:
             )
         ack()
         if created:
-            announce(client, db, followup)
+            announce(client, followup)
 
     def followup_status_button(
         ack: Ack,
@@ -235,7 +303,7 @@ def register(app: App, services: Services) -> None:
             raw_id,
             lambda session, item: change_status(session, item, status, by=user, now=clock()),
         )
-        publish_change(client, followup, change)
+        publish_change(client, followup, change, jira)
 
     def followup_owner_select(
         ack: Ack,
@@ -254,7 +322,7 @@ def register(app: App, services: Services) -> None:
             raw_block,
             lambda session, item: reassign(session, item, owner, by=user, now=clock()),
         )
-        publish_change(client, followup, change)
+        publish_change(client, followup, change, jira)
 
     def followup_due_picker(
         ack: Ack,
@@ -277,7 +345,7 @@ def register(app: App, services: Services) -> None:
             raw_block,
             lambda session, item: change_due_date(session, item, due, by=user, now=now),
         )
-        publish_change(client, followup, change)
+        publish_change(client, followup, change, jira)
 
     app.command("/followup")(replies_on_error(followup_command))
     app.shortcut("create_followup")(replies_on_error(create_followup_shortcut))
@@ -285,6 +353,7 @@ def register(app: App, services: Services) -> None:
     app.action(re.compile(f"^{blocks.STATUS_ACTION}:"))(replies_on_error(followup_status_button))
     app.action(blocks.OWNER_ACTION)(replies_on_error(followup_owner_select))
     app.action(blocks.DUE_ACTION)(replies_on_error(followup_due_picker))
+    app.action(blocks.EXPORT_ACTION)(replies_on_error(followup_export_button))
 
 
 STALE = "That button is out of date: use the latest message of the follow-up, or App Home."

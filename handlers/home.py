@@ -81,7 +81,7 @@ def register(app: App, services: Services) -> None:
                     snooze(session, followup, by=user, now=now)
                     change = None
             if change is not None:
-                publish_change(client, followup, change)
+                publish_change(client, followup, change, services.jira)
                 notice = f"{followup.key} is done. Nice work!"
             else:
                 notice = f"{followup.key} is snoozed for a day."

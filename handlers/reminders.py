@@ -61,7 +61,7 @@ def register(app: App, services: Services) -> None:
                 action.get("value"),
                 lambda session, found: act(session, found, user, clock()),
             )
-            publish_change(client, item, change)
+            publish_change(client, item, change, services.jira)
             update_dm(client, body, item.id, note(item, user))
 
         return reminder_button

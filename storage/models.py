@@ -306,6 +306,9 @@ class FollowUp(Base):
         passive_deletes=True,
         order_by="FollowUpChange.id",
     )
+    jira_link: Mapped[JiraLink | None] = relationship(
+        back_populates="follow_up", lazy="selectin", passive_deletes=True
+    )
 
     @property
     def key(self) -> str:
@@ -489,3 +492,75 @@ Index(
     sqlite_where=_OPEN_FOLLOWUP,
 )
 Index("ix_postmortems_status_changed", Postmortem.status, Postmortem.status_changed_at)
+
+
+class JiraExportState(enum.StrEnum):
+    PENDING = "pending"  # asked for; not yet sent (or a worker holds the lease)
+    EXPORTED = "exported"  # the Jira issue exists: `issue_key`
+    FAILED = "failed"  # the last attempt failed: `last_error`; retried at `next_attempt_at`
+
+
+class JiraLink(Base):
+    """A follow-up's Jira issue: export state, the key once created, and what sync last saw.
+
+    `marker` is a label put on the Jira issue when it is created; before any create, Jira is
+    searched for it, so a retried or repeated export adopts the issue instead of making another.
+    """
+
+    __tablename__ = "jira_links"
+    __table_args__ = (
+        UniqueConstraint("follow_up_id"),
+        UniqueConstraint("marker"),
+        UniqueConstraint("issue_key"),  # webhooks and polling find the follow-up by key
+        Index("ix_jira_links_state_next", "state", "next_attempt_at"),  # the retry job
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID))
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"))
+    marker: Mapped[str] = mapped_column(String(128))
+    state: Mapped[JiraExportState] = mapped_column(_enum(JiraExportState, "jira_export_state"))
+    requested_by: Mapped[str] = mapped_column(String(SLACK_ID))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # one exporter at a time
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issue_key: Mapped[str | None] = mapped_column(String(64))
+    issue_url: Mapped[str | None] = mapped_column(Text)
+    assignee_note: Mapped[str | None] = mapped_column(Text)  # why nobody was assigned
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What sync last saw in Jira: a field is applied to the follow-up only when Jira changed it
+    # (a due date changed in Slack is not reverted by the next poll).
+    status_name: Mapped[str | None] = mapped_column(String(255))  # as Jira names it
+    status_category: Mapped[str | None] = mapped_column(String(16))  # new/indeterminate/done
+    seen_due: Mapped[str | None] = mapped_column(String(10))
+    seen_assignee: Mapped[str | None] = mapped_column(String(128))  # accountId or username
+    jira_updated: Mapped[str | None] = mapped_column(String(40))  # Jira's `updated`, for ordering
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A status change made in Slack and not yet applied in Jira (retried by the sync job):
+    push_status: Mapped[str | None] = mapped_column(String(16))
+    push_error: Mapped[str | None] = mapped_column(Text)
+
+    follow_up: Mapped[FollowUp] = relationship(back_populates="jira_link")
+
+
+class JiraWebhookDelivery(Base):
+    """Jira webhook deliveries already handled (`X-Atlassian-Webhook-Identifier`): Jira retries
+    a delivery with the same identifier."""
+
+    __tablename__ = "jira_webhook_deliveries"
+
+    identifier: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class JobClaim(Base):
+    """A scheduled job's run for one time slot, taken by one replica (INSERT wins once)."""
+
+    __tablename__ = "job_claims"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm.base import NO_VALUE
 
 from bot.dates import format_date
 from bot.followup_commands import ListScope
 from bot.followups import Change, Page
 from bot.mrkdwn import safe_mrkdwn
-from storage.models import FollowUp, FollowUpField, FollowUpStatus
+from storage.models import FollowUp, FollowUpField, FollowUpStatus, JiraExportState, JiraLink
 
 Blocks = list[dict[str, Any]]
 
 STATUS_ACTION = "followup_status"
 OWNER_ACTION = "followup_owner"
 DUE_ACTION = "followup_due"
+EXPORT_ACTION = "followup_export"
 LIST_LIMIT = 45  # a message holds 50 blocks: room for the heading and "and N more"
 STATUS_EMOJI = {
     FollowUpStatus.OPEN: ":large_blue_circle:",
@@ -79,11 +84,42 @@ def followup_line(followup: FollowUp, *, today: date | None) -> str:
     return (
         f"*{followup.key}* {safe_mrkdwn(title)} · {owner_label(followup)} · due "
         f"{due_label(followup.due_date, today=today)} · {followup.priority.label} · "
-        f"{status_label(followup)}"
+        f"{status_label(followup)}{jira_suffix(followup)}"
     )
 
 
-def announcement(followup: FollowUp) -> tuple[str, Blocks]:
+def jira_suffix(followup: FollowUp) -> str:
+    link = jira_link(followup)
+    if link is None or link.state is not JiraExportState.EXPORTED or not link.issue_key:
+        return ""
+    return f" · <{link.issue_url}|{link.issue_key}>"
+
+
+def jira_link(followup: FollowUp) -> JiraLink | None:
+    """The follow-up's Jira link if it was loaded with it (never a lazy load: the follow-up is
+    often used after its session ended)."""
+    loaded = inspect(followup).attrs.jira_link.loaded_value
+    return None if loaded is NO_VALUE else loaded
+
+
+def jira_label(followup: FollowUp) -> str | None:
+    """`<url|OPS-12>` once exported; what is happening to the export otherwise."""
+    link = jira_link(followup)
+    if link is None:
+        return None
+    if link.state is JiraExportState.EXPORTED and link.issue_key:
+        status = f" · {link.status_name}" if link.status_name else ""
+        return f"<{link.issue_url}|{link.issue_key}>{status}"
+    if link.state is JiraExportState.FAILED:
+        when = f" Next try {link.next_attempt_at:%H:%M} UTC." if link.next_attempt_at else ""
+        return (
+            f":warning: export failed: {safe_mrkdwn(link.last_error or 'unknown error')}{when} "
+            f"`/followup export {followup.key}` tries now."
+        )
+    return "exporting…"
+
+
+def announcement(followup: FollowUp, *, jira_enabled: bool = False) -> tuple[str, Blocks]:
     """The channel message for a follow-up, with buttons to change it (re-rendered on change)."""
     fallback = (
         f"Follow-up {followup.key}: {safe_mrkdwn(shorten(followup.title, 300))} "
@@ -92,6 +128,9 @@ def announcement(followup: FollowUp) -> tuple[str, Blocks]:
     origin = f"Created by <@{followup.created_by}> for {followup.incident.key}"
     if followup.permalink:
         origin += f" from <{followup.permalink}|a message>"
+    tracked = jira_label(followup)
+    if tracked:
+        origin += f" · Jira: {tracked}"
     blocks: Blocks = [
         text_block(f":clipboard: *Follow-up {followup.key}*\n{safe_mrkdwn(followup.title)}"),
         {
@@ -104,7 +143,11 @@ def announcement(followup: FollowUp) -> tuple[str, Blocks]:
             ],
         },
         context_block(origin),
-        {"type": "actions", "block_id": action_block_id(followup), "elements": _controls(followup)},
+        {
+            "type": "actions",
+            "block_id": action_block_id(followup),
+            "elements": _controls(followup, jira_enabled=jira_enabled),
+        },
     ]
     return fallback, blocks
 
@@ -120,7 +163,7 @@ def followup_id_from_block(block_id: str) -> str:
     return rest.partition(":")[0] if kind == "followup" else ""
 
 
-def _controls(followup: FollowUp) -> list[dict[str, Any]]:
+def _controls(followup: FollowUp, *, jira_enabled: bool) -> list[dict[str, Any]]:
     elements: list[dict[str, Any]] = []
     for label, status, style in _BUTTONS[followup.status]:
         button: dict[str, Any] = {
@@ -148,12 +191,22 @@ def _controls(followup: FollowUp) -> list[dict[str, Any]]:
             "placeholder": plain("Due date"),
         }
     )
+    link = jira_link(followup)
+    if jira_enabled and (link is None or link.state is not JiraExportState.EXPORTED):
+        elements.append(
+            {
+                "type": "button",
+                "action_id": EXPORT_ACTION,
+                "text": plain("Export to Jira" if link is None else "Retry Jira export"),
+                "value": str(followup.id),
+            }
+        )
     return elements
 
 
 def change_note(followup: FollowUp, change: Change) -> str:
     """What changed, by whom, before → after (posted in the announcement's thread)."""
-    who = f"<@{change.by}>"
+    who = f"<@{change.by}>" if re.fullmatch(r"[UW][A-Z0-9]+", change.by) else change.by
     if change.field is FollowUpField.STATUS:
         before, after = (
             FollowUpStatus(v).label if v else "?" for v in (change.before, change.after)

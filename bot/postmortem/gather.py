@@ -29,6 +29,7 @@ from storage.models import (
     CapturedMessage,
     FollowUp,
     Incident,
+    JiraExportState,
     PostmortemStatus,
     TimelineEvent,
 )
@@ -107,7 +108,7 @@ def gather(
                 due=f.due_date,
                 priority=f.priority.label,
                 status=f.status.label,
-                tracked_in=None,
+                tracked_in=_tracked_in(f),
             )
             for f in followups
         ],
@@ -157,3 +158,11 @@ def _participants(
         key=lambda item: (min(order.get(r, 2) for r in item[1]), -counts.get(item[0], 0)),
     )
     return [Participant(names.must(uid), rs, counts.get(uid, 0)) for uid, rs in people]
+
+
+def _tracked_in(followup: FollowUp) -> str | None:
+    """A Markdown link to the follow-up's Jira issue, once exported."""
+    link = followup.jira_link
+    if link is None or link.state is not JiraExportState.EXPORTED or not link.issue_key:
+        return None
+    return f"[{link.issue_key}]({link.issue_url})" if link.issue_url else link.issue_key
