@@ -1,16 +1,58 @@
-"""Logging set-up. Secrets never reach a log line: a filter redacts anything token-shaped."""
+"""Logging set-up: text (default) or one JSON object per line, with the request id.
+
+Secrets never reach a log line: anything token-shaped, and the configured secret values
+themselves, are redacted from the whole formatted line (message, exception text and extras).
+The request id of the HTTP request being handled lives in a ContextVar (bot.observability sets
+it; the listener executor carries it into its threads); a handler filter copies it onto records.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import unquote, urlsplit
 
-_SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
+from pydantic import BaseModel, SecretStr
+
+_SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|ATATT[A-Za-z0-9_=-]+)")
 _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
+_BASIC = re.compile(r"(Basic\s+)[A-Za-z0-9+/]{12,}={0,2}")  # Jira: base64(email:token)
+_MIN_SECRET_LENGTH = 6  # shorter configured "secrets" would redact ordinary words
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-def redact(text: str) -> str:
-    return _BEARER.sub(r"\1[redacted]", _SECRET.sub("[redacted]", text))
+def current_request_id() -> str | None:
+    return request_id_var.get()
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    text = _BASIC.sub(r"\1[redacted]", _SECRET.sub("[redacted]", text))
+    return _BEARER.sub(r"\1[redacted]", text)
+
+
+def secret_values(settings: BaseModel) -> list[str]:
+    """Every secret in the settings (each SecretStr field, the database password): the values
+    configure_logging redacts verbatim."""
+    found = [value.get_secret_value() for _, value in settings if isinstance(value, SecretStr)]
+    url = getattr(settings, "database_url", None)
+    if isinstance(url, str):
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+    return [value for value in found if value]
 
 
 class RedactingFilter(logging.Filter):
@@ -22,10 +64,85 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id (or None) on every record as `request_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-23 10:00:00,123 INFO postmortem_bot.x [request-id]: message`, redacted."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._secrets = tuple(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.request_tag = f" [{request_id}]" if request_id else ""
+        return redact(super().format(record), self._secrets)
+
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_OURS = {"message", "asctime", "request_id", "request_tag", "taskName"}
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | _OURS
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (ISO-8601 UTC), level, logger, message, thread,
+    request_id and exception when there is one, then the record's `extra` fields."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = tuple(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        entry: dict[str, Any] = {
+            "time": stamp.replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "thread": record.threadName,
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        if record.exc_info:
+            record.exc_text = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in entry:
+                entry[key] = value
+        line = json.dumps(entry, default=str, ensure_ascii=False)
+        return redact(line, self._secrets)
+
+
+def configure_logging(
+    level: str = "INFO",
+    log_format: str = "text",
+    *,
+    secrets: Iterable[str | None] = (),
+    stream: IO[str] | None = None,
+) -> None:
+    """Send every log line to stderr (or `stream`) as text or JSON; `secrets` are values (tokens,
+    signing secret) to redact wherever they appear, on top of anything token-shaped."""
+    known = sorted(
+        {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True
+    )
+    handler = logging.StreamHandler(stream)
+    formatter: logging.Formatter = (
+        JsonFormatter(known) if log_format.lower() == "json" else TextFormatter(known)
+    )
+    handler.setFormatter(formatter)
     handler.addFilter(RedactingFilter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -46,7 +46,8 @@ def message_for(error: Exception) -> str:
 def _log(error: Exception, body: dict[str, Any]) -> None:
     kind = body.get("command") or body.get("type") or "request"
     if isinstance(error, UserError):
-        log.info("user error on %s: %s", kind, error.message)
+        log.info("user error on %s", kind)  # the message may quote what they typed
+        log.debug("user error on %s: %s", kind, error.message)
     elif isinstance(error, SlackApiError):
         log.warning("Slack API error on %s: %s", kind, error.response.get("error"), exc_info=error)
     else:

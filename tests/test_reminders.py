@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.blocks.reminders import DONE_ACTION, SNOOZE_WEEK_ACTION
 from bot.followup_commands import NewFollowUp
+from bot.followup_publish import announce
 from bot.followups import create_followup
 from bot.incidents import Workspace, declare_incident
 from bot.reminders.hours import parse_days, working_hours
@@ -21,7 +22,6 @@ from bot.sandbox.harness import sandbox_settings
 from bot.sandbox.slack_fake import FakeSlack
 from bot.settings import Settings
 from bot.slack_client import make_web_client
-from handlers.followups import announce
 from storage.db import Database
 from storage.models import (
     ClaimState,
@@ -322,7 +322,7 @@ def test_done_and_snooze_buttons_in_the_dm_stop_reminders_and_update_the_announc
     done = followup(db, inc, "Fix the retry storm", ALICE, date(2026, 11, 20))
     snoozed = followup(db, inc, "Tune the alerts", ALICE, date(2026, 11, 21))
     for item in (done, snoozed):
-        announce(client, db, item)
+        announce(client, db, item, jira_enabled=False)
     sweep(db, client, settings, MON)
     [message] = dms(slack, ALICE)
     dm_channel = slack.dm_channel_id(ALICE)

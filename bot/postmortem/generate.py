@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.backfill import backfill_incident
 from bot.clock import Clock
 from bot.incidents import incident_for_timeline
+from bot.metrics import postmortem_generated
 from bot.postmortem.gather import gather
 from bot.postmortem.lifecycle import check_can_generate, postmortem_of, prepare_generation
 from bot.postmortem.markdown import slack_to_markdown
@@ -146,6 +147,7 @@ def generate_postmortem(
         markdown=markdown,
         canvas_id=canvas_id,
     )
+    postmortem_generated(name)
 
     with db.session() as session:
         saved = session.get_one(Postmortem, postmortem_id)

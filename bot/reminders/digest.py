@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from bot.blocks.digest import digest_message
 from bot.postmortem.context import load_names
 from bot.reminders.claims import ClaimKey, already_claimed, claim, mark_sent, release
 from bot.settings import Settings
+from bot.workspaces import Workspaces, as_workspaces
 from storage.db import Database
 from storage.models import (
     FollowUp,
@@ -205,6 +207,45 @@ def render_chart(weeks: list[Week]) -> bytes:
     return out.getvalue()
 
 
+def send_digests(
+    db: Database,
+    clients: Workspaces | WebClient,
+    settings: Settings,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    echo: Callable[[str], object] | None = None,
+) -> bool:
+    """`send_digest` for each workspace the bot is installed in. A channel id belongs to one
+    workspace: when there are several (multi-workspace install), only those where
+    REMINDER_DIGEST_CHANNEL is found get a digest. Every workspace is tried; the first error is
+    raised after. True when at least one digest was posted (or, with dry_run, would be)."""
+    everyone = as_workspaces(clients).all_clients()
+    channel = settings.reminder_digest_channel
+    targets = [c for c in everyone if _has_channel(c, channel)] if len(everyone) > 1 else everyone
+    posted = False
+    failure: Exception | None = None
+    for client in targets:
+        try:
+            posted = send_digest(db, client, settings, now, dry_run=dry_run, echo=echo) or posted
+        except Exception as error:
+            log.warning("weekly digest failed for one workspace", exc_info=True)
+            failure = failure or error
+    if failure is not None:
+        raise failure
+    return posted
+
+
+def _has_channel(client: WebClient, channel: str | None) -> bool:
+    if not channel:
+        return True  # send_digest says there is no channel
+    try:
+        client.conversations_info(channel=channel)
+    except SlackApiError as error:
+        return bool(error.response.get("error") != "channel_not_found")
+    return True
+
+
 def send_digest(
     db: Database,
     client: WebClient,
@@ -216,7 +257,7 @@ def send_digest(
 ) -> bool:
     """Post this week's digest to REMINDER_DIGEST_CHANNEL; False when there is no channel or
     it was already sent this week. With dry_run, say what would be posted and touch nothing."""
-    say = echo or (lambda line: log.info("digest: %s", line))
+    say = echo or (lambda line: log.debug("digest: %s", line))  # titles: not at info
     channel = settings.reminder_digest_channel
     if not channel:
         say("REMINDER_DIGEST_CHANNEL is not set: no digest")
