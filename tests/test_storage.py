@@ -15,7 +15,14 @@ from bot.errors import UserError
 from bot.incidents import Workspace, change_status, declare_incident
 from bot.timeline import list_events
 from storage.db import Database
-from storage.migrate import current_revision, head_revision, include_name, upgrade
+from storage.migrate import (
+    SLACK_OAUTH_TABLES,
+    current_revision,
+    head_revision,
+    include_name,
+    include_slack_oauth_name,
+    upgrade,
+)
 from storage.models import Base, EventKind, Incident, IncidentStatus, Severity
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -46,6 +53,21 @@ def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
             ),
             Base.metadata,
         )
+    assert diff == []
+
+
+def test_slack_oauth_tables_match_slack_sdks_own_definitions(db: Database) -> None:
+    """Migration 0009 creates exactly what slack-sdk's SQLAlchemy OAuth stores expect (they are
+    not in our models; a slack-sdk upgrade that changes them fails here and needs a migration)."""
+    from bot.oauth import installation_store, state_store
+
+    stores = [installation_store(db, "any-client-id").metadata, state_store(db).metadata]
+    assert {t for m in stores for t in m.tables} == SLACK_OAUTH_TABLES
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_slack_oauth_name}
+        )
+        diff = compare_metadata(context, stores)  # type: ignore[arg-type]
     assert diff == []
 
 

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.reminders import MAX_ITEMS, reminder_dm
 from bot.dates import local_today
+from bot.metrics import reminder_sent
 from bot.reminders.claims import already_claimed, claim, mark_sent, prune, release
 from bot.reminders.hours import WorkingHours, working_hours
 from bot.reminders.selection import (
@@ -30,6 +31,7 @@ from bot.reminders.selection import (
 )
 from bot.settings import Settings
 from bot.users import get_user
+from bot.workspaces import Workspaces, as_workspaces
 from storage.db import Database
 from storage.models import FollowUp, Postmortem, ReminderKind
 
@@ -63,6 +65,7 @@ class SweepReport:
     deliveries: list[Delivery] = field(default_factory=list)
     outside_hours: list[str] = field(default_factory=list)  # "U123 (Europe/Paris)"
     unreachable: list[str] = field(default_factory=list)  # users.info failed or not a person
+    not_installed: list[str] = field(default_factory=list)  # team ids without a bot token
 
     @property
     def sent(self) -> list[Delivery]:
@@ -78,6 +81,8 @@ class SweepReport:
             lines.append("outside working hours, later: " + ", ".join(self.outside_hours))
         if self.unreachable:
             lines.append("could not look up: " + ", ".join(self.unreachable))
+        if self.not_installed:
+            lines.append("not installed, kept for later: " + ", ".join(self.not_installed))
         if not self.deliveries:
             lines.append("nothing to send")
         return lines
@@ -99,9 +104,16 @@ def rules_from(settings: Settings) -> Rules:
 
 
 def sweep(
-    db: Database, client: WebClient, settings: Settings, now: datetime, *, dry_run: bool = False
+    db: Database,
+    clients: Workspaces | WebClient,
+    settings: Settings,
+    now: datetime,
+    *,
+    dry_run: bool = False,
 ) -> SweepReport:
-    """Send (or, with dry_run, list) every reminder due at `now`."""
+    """Send (or, with dry_run, list) every reminder due at `now`, each with the client of the
+    workspace it belongs to (one client: one workspace)."""
+    workspaces = as_workspaces(clients)
     rules = rules_from(settings)
     hours = working_hours(settings.working_hours, settings.working_days)
     report = SweepReport(now=now, dry_run=dry_run)
@@ -115,6 +127,11 @@ def sweep(
     for postmortem in candidates.postmortems:
         people.setdefault((postmortem.team_id, postmortem.owner_id), []).append(postmortem)
     for (team_id, user_id), items in sorted(people.items()):
+        client = workspaces.client_for(team_id)
+        if client is None:  # uninstalled (or not yet): nothing is claimed, nothing is lost
+            if team_id not in report.not_installed:
+                report.not_installed.append(team_id)
+            continue
         _remind(db, client, report, hours, rules, team_id, user_id, items)
     if not dry_run:
         with db.session() as session:
@@ -203,4 +220,6 @@ def _send(
         return Delivery(user_id, tz, reminders, "failed", error=reason)
     with db.session() as session:
         mark_sent(session, keys, claimed_at=now)
+    for reminder in reminders:
+        reminder_sent(reminder.key.reminder_kind.value)
     return Delivery(user_id, tz, reminders, "sent")

@@ -26,6 +26,7 @@ from typing import Any
 from bot.sandbox.slack_fake_base import Call, Fault, JsonDict, SlackConfig
 from bot.sandbox.slack_fake_chat import react
 from bot.sandbox.slack_fake_http import FakeSlackServer
+from bot.sandbox.slack_fake_oauth import DEFAULT_SCOPE, issue_code
 from bot.sandbox.slack_fake_state import SlackState
 
 __all__ = ["Call", "FakeSlack", "FakeSlackTimeout"]
@@ -244,6 +245,53 @@ class FakeSlack:
             response_id = str(self._state.next_number())
             self._state.response_ids.add(response_id)
         return f"{url}/response/{response_id}"
+
+    # --- multi-workspace install (OAuth; see slack_fake_oauth) ----------------------------------
+
+    @property
+    def client_id(self) -> str:
+        return self._state.oauth.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self._state.oauth.client_secret
+
+    def new_oauth_code(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        team_name: str | None = None,
+        scope: str = DEFAULT_SCOPE,
+        redirect_uri: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> str:
+        """The code Slack appends to the app's redirect URL when ``user_id`` of ``team_id``
+        allows the install (``scope``: what the authorize URL asked for). ``oauth.v2.access``
+        takes it once, within ten minutes, and installs the app in that workspace."""
+        with self._state.lock:
+            return issue_code(
+                self._state,
+                team_id=team_id,
+                user_id=user_id,
+                team_name=team_name,
+                scope=scope,
+                redirect_uri=redirect_uri,
+                enterprise_id=enterprise_id,
+            )
+
+    def installed_bot(self, team_id: str) -> dict[str, Any] | None:
+        """The app's bot in ``team_id`` (token, bot_user_id, bot_id), once installed there."""
+        with self._state.lock:
+            bot = self._state.oauth.bots.get(team_id)
+            if bot is None:
+                return None
+            return {
+                "team_id": bot.team_id,
+                "token": bot.bot_token,
+                "bot_user_id": bot.bot_user_id,
+                "bot_id": bot.bot_id,
+            }
 
     # --- error injection ------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from bot.sandbox import (
     slack_fake_chat,
     slack_fake_conversations,
     slack_fake_files,
+    slack_fake_oauth,
     slack_fake_surfaces,
 )
 from bot.sandbox.slack_fake_base import (
@@ -76,7 +77,11 @@ def answer(
         if fault.kind == "server_error":
             return fault.status, {"ok": False, "error": "fatal_error"}, {}
         return 200, {"ok": False, "error": fault.error}, {}
+    cfg = st.cfg  # the workspace answering: the one whose bot token was used
     handler = slack_fake_chat.UNAUTHENTICATED.get(method)
+    if method in slack_fake_oauth.HANDLERS:  # client id and secret instead of a token
+        handler = slack_fake_oauth.HANDLERS[method]
+        params = slack_fake_oauth.with_basic_auth(params, headers)
     if handler is None:
         handler = HANDLERS.get(method)
         if handler is None:
@@ -84,12 +89,15 @@ def answer(
         token = _bearer(headers) or (str(params["token"]) if params.get("token") else None)
         if token is None:
             return 200, {"ok": False, "error": "not_authed"}, {}
-        if token != st.cfg.bot_token:
+        found = slack_fake_oauth.config_for_token(st, token)
+        if found is None:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        cfg = found
     if bad_json:
         return 200, {"ok": False, "error": "invalid_json"}, {}
     try:
-        return 200, handler(st, Params(params)), {}
+        with slack_fake_oauth.acting_as(st, cfg):
+            return 200, handler(st, Params(params)), {}
     except ApiError as exc:
         return 200, exc.body(), {}
     except Exception as exc:  # a bug in the fake: answer like Slack's 500 and say why

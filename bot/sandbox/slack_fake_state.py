@@ -26,6 +26,7 @@ from bot.sandbox.slack_fake_base import (
     ts_key,
     tz_facts,
 )
+from bot.sandbox.slack_fake_oauth import OAuthApp
 
 MAX_DM_USERS = 8
 THREAD_KEYS = (
@@ -84,6 +85,7 @@ class SlackState:
         self.response_posts: list[tuple[str, JsonDict]] = []
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
+        self.oauth = OAuthApp(home=cfg)  # the app's bot in each workspace it is installed in
         self._seq = itertools.count(1)
         self.add_user(cfg.bot_user_id, cfg.bot_name, real_name=cfg.bot_name, is_bot=True)
 
