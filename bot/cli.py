@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,11 +64,16 @@ def main() -> None:
 @main.command()
 @click.option("--port", type=int, default=None, help="HTTP port (default: $PORT or 3000).")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
-@click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
-def run(port: int | None, host: str, threads: int) -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="HTTP worker threads (default: $HTTP_THREADS or 8).",
+)
+def run(port: int | None, host: str, threads: int | None) -> None:
     """Start the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP."""
     from bot.app import SlackStartupError, create_bot
-    from bot.logs import configure_logging
+    from bot.logs import configure_logging, secret_values
     from bot.server import HttpServer, WebApp
     from bot.services import Services
     from storage.db import Database
@@ -78,7 +84,7 @@ def run(port: int | None, host: str, threads: int) -> None:
         settings.require_slack()
     except ConfigError as error:
         raise Fatal(str(error)) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, secrets=secret_values(settings))
     db = Database(settings.database_url)
     with _database_errors(settings.database_url):
         upgrade(db)
@@ -89,7 +95,9 @@ def run(port: int | None, host: str, threads: int) -> None:
         raise Fatal(str(error)) from None
     from bot.scheduler import start_scheduler
 
-    scheduler = start_scheduler(services, bot.app.client)
+    if bot.jira is not None:
+        bot.jira.startup_check()  # a wrong URL or token is said once, here; the bot runs on
+    scheduler = start_scheduler(services, bot.workspaces, jira=bot.jira)
 
     def close() -> None:  # after the server stops: no new sweeps, then in-flight work
         scheduler.shutdown(wait=True)
@@ -104,28 +112,68 @@ def run(port: int | None, host: str, threads: int) -> None:
         handler.start()  # type: ignore[no-untyped-call]
         return
     server = HttpServer(
-        WebApp(bot.app, db, status_page_title=settings.status_page_title),
+        WebApp(
+            bot.app,
+            db,
+            status_page_title=settings.status_page_title,
+            metrics_enabled=settings.metrics_enabled,
+            jira_webhook=bot.jira.handle_webhook if bot.jira else None,
+        ),
         host=host,
         port=port or settings.port,
-        threads=threads,
+        threads=settings.http_threads if threads is None else threads,
+        max_request_bytes=settings.http_max_request_bytes,
+        channel_timeout=settings.http_channel_timeout_seconds,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
         on_drained=close,
     )
-    _stop_on_signals(server)
+    stopped_in_time = _stop_on_signals(server)
     server.serve_forever()
+    if not stopped_in_time():
+        log.error(
+            "stopped after SHUTDOWN_TIMEOUT_SECONDS (%gs) with work still running; exiting anyway",
+            settings.shutdown_timeout_seconds,
+        )
+        logging.shutdown()
+        os._exit(1)  # the unfinished work's threads would keep the interpreter from exiting
     log.info("stopped")
 
 
-def _stop_on_signals(server: HttpServer) -> None:
-    """SIGTERM/SIGINT: stop accepting, finish in-flight work, exit 0."""
+def _stop_on_signals(server: HttpServer) -> Callable[[], bool]:
+    """SIGTERM/SIGINT: refuse new connections, finish in-flight requests and their work, exit 0;
+    all within SHUTDOWN_TIMEOUT_SECONDS (server.stop's bound). Returns a function that waits for
+    that stop and says whether it finished in time."""
     import signal
     import threading
 
+    outcome: list[bool] = []
+    started, done = threading.Event(), threading.Event()
+
+    def stop() -> None:
+        try:
+            outcome.append(server.stop())
+        finally:
+            done.set()
+
     def on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s; finishing in-flight requests", signal.Signals(signum).name)
-        threading.Thread(target=server.stop, name="shutdown", daemon=True).start()
+        name = signal.Signals(signum).name
+        if started.is_set():  # handlers run in the main thread: no race here
+            log.info("received %s; already stopping", name)
+            return
+        started.set()
+        log.info("received %s; finishing in-flight requests", name)
+        threading.Thread(target=stop, name="shutdown", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+    def stopped_in_time() -> bool:
+        if not started.is_set():
+            return True
+        done.wait()  # set once server.stop returns, which its own bound guarantees
+        return outcome == [True]
+
+    return stopped_in_time
 
 
 @main.command()
@@ -203,9 +251,11 @@ def remind(once: bool, digest: bool, dry_run: bool) -> None:
 
     from slack_sdk.errors import SlackApiError
 
-    from bot.reminders.digest import send_digest
+    from bot.oauth import InstalledWorkspaces
+    from bot.reminders.digest import send_digests
     from bot.reminders.sweep import sweep
     from bot.slack_client import make_web_client
+    from bot.workspaces import SingleWorkspace, Workspaces
     from storage.db import Database
     from storage.migrate import upgrade
 
@@ -215,22 +265,38 @@ def remind(once: bool, digest: bool, dry_run: bool) -> None:
             "REMINDER_INTERVAL_MINUTES and posts the digest on Mondays."
         )
     settings = _settings()
-    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value():
+    if settings.oauth_mode and not (settings.slack_client_id or "").strip():
+        raise Fatal(
+            "Missing required setting: SLACK_CLIENT_ID (a multi-workspace install's tokens "
+            "are stored per app). " + README_HINT
+        )
+    if not settings.oauth_mode and (
+        settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value()
+    ):
         raise Fatal("Missing required setting: SLACK_BOT_TOKEN. " + README_HINT)
     if digest and not settings.reminder_digest_channel:
         raise Fatal("Set REMINDER_DIGEST_CHANNEL (a channel id) to post the digest.")
     database = Database(settings.database_url)
-    client = make_web_client(settings)
+    workspaces: Workspaces = (
+        InstalledWorkspaces.from_settings(database, settings)
+        if settings.oauth_mode
+        else SingleWorkspace(make_web_client(settings))
+    )
     with _database_errors(settings.database_url):
         upgrade(database)
         if once:
-            report = sweep(database, client, settings, datetime.now(UTC), dry_run=dry_run)
+            report = sweep(database, workspaces, settings, datetime.now(UTC), dry_run=dry_run)
             for line in report.lines():
                 click.echo(line)
         if digest:
             try:
-                send_digest(
-                    database, client, settings, datetime.now(UTC), dry_run=dry_run, echo=click.echo
+                send_digests(
+                    database,
+                    workspaces,
+                    settings,
+                    datetime.now(UTC),
+                    dry_run=dry_run,
+                    echo=click.echo,
                 )
             except SlackApiError as error:
                 reason = error.response.get("error", "error")

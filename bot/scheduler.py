@@ -16,20 +16,23 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
-from bot.reminders.digest import send_digest
+from bot.jira_sync.service import JiraSync
+from bot.reminders.digest import send_digests
 from bot.reminders.sweep import sweep
 from bot.services import Services
+from bot.workspaces import Workspaces, as_workspaces
 
 log = logging.getLogger("postmortem_bot.scheduler")
 SWEEP_JOB = "reminder_sweep"
 DIGEST_JOB = "reminder_digest"
+JIRA_SYNC_JOB = "jira_sync"
 DIGEST_TRIGGER = CronTrigger(day_of_week="mon", hour=9, minute=0, timezone="UTC")
 
 
-def run_sweep(services: Services, client: WebClient) -> None:
+def run_sweep(services: Services, workspaces: Workspaces) -> None:
     """One scheduled sweep; errors are logged, and the next run tries again."""
     try:
-        report = sweep(services.db, client, services.settings, services.clock())
+        report = sweep(services.db, workspaces, services.settings, services.clock())
     except Exception:
         log.exception("reminder sweep failed; the next one retries")
         return
@@ -37,24 +40,33 @@ def run_sweep(services: Services, client: WebClient) -> None:
         log.info("reminders: %s", line)
 
 
-def run_digest(services: Services, client: WebClient) -> None:
+def run_digest(services: Services, workspaces: Workspaces) -> None:
     """The weekly digest; errors are logged (its claim was released: a manual run can send it)."""
     try:
-        send_digest(services.db, client, services.settings, services.clock())
+        send_digests(services.db, workspaces, services.settings, services.clock())
     except Exception:
         log.exception("weekly digest failed; `postmortem-bot remind --digest` sends it")
 
 
 def start_scheduler(
-    services: Services, client: WebClient, *, first_run_in: timedelta = timedelta(seconds=10)
+    services: Services,
+    workspaces: Workspaces | WebClient,
+    *,
+    first_run_in: timedelta | None = None,
+    jira: JiraSync | None = None,
 ) -> BackgroundScheduler:
-    """Start sweeping in a background thread; call `.shutdown()` when the bot stops."""
+    """Start sweeping in a background thread; call `.shutdown()` when the bot stops. The first
+    sweep runs `first_run_in` after start (default: SCHEDULER_FIRST_RUN_SECONDS, 10). Each
+    workspace's reminders go out with its own client (a plain client: one workspace)."""
+    workspaces = as_workspaces(workspaces)
+    if first_run_in is None:
+        first_run_in = timedelta(seconds=services.settings.scheduler_first_run_seconds)
     interval = timedelta(minutes=services.settings.reminder_interval_minutes)
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         run_sweep,
         IntervalTrigger(seconds=interval.total_seconds(), timezone="UTC"),
-        args=(services, client),
+        args=(services, workspaces),
         id=SWEEP_JOB,
         coalesce=True,  # missed runs make one sweep, not one per missed run
         max_instances=1,  # a slow sweep is never overlapped by the next in this process
@@ -65,11 +77,43 @@ def start_scheduler(
         scheduler.add_job(
             run_digest,
             DIGEST_TRIGGER,
-            args=(services, client),
+            args=(services, workspaces),
             id=DIGEST_JOB,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=int(timedelta(hours=12).total_seconds()),
         )
+    if jira is not None:
+        every = timedelta(minutes=services.settings.jira_sync_interval_minutes)
+        scheduler.add_job(
+            run_jira_sync,
+            IntervalTrigger(seconds=every.total_seconds(), timezone="UTC"),
+            args=(jira,),
+            id=JIRA_SYNC_JOB,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(every.total_seconds()),
+            next_run_time=datetime.now(UTC) + first_run_in,
+        )
     scheduler.start()
     return scheduler
+
+
+def run_jira_sync(jira: JiraSync) -> None:
+    """Retry failed exports and status pushes, then poll Jira for what webhooks missed (once per
+    slot across replicas). Errors are logged; the next run tries again."""
+    try:
+        report = jira.run_scheduled()
+    except Exception:
+        log.exception("Jira sync failed; the next run retries")
+        return
+    if not report.skipped:
+        log.info(
+            "Jira sync: %d exported, %d export failures, %d pushed, %d polled, %d changed%s",
+            len(report.exported),
+            len(report.export_failures),
+            len(report.pushed),
+            report.polled,
+            len(report.changed),
+            f" (polling failed: {report.error})" if report.error else "",
+        )

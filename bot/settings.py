@@ -6,12 +6,19 @@ The variable names are a contract (see README): do not rename them casually.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///postmortem-bot.sqlite3"
+# The bot scopes of manifest.yml (tests/test_oauth.py keeps the two lists equal).
+DEFAULT_SLACK_SCOPES = (
+    "commands,chat:write,chat:write.public,channels:read,groups:read,channels:history,"
+    "groups:history,channels:join,users:read,users:read.email,reactions:read,reactions:write,"
+    "im:write,canvases:read,canvases:write,files:write"
+)
 README_HINT = "See the 'Environment variables' section of README.md."
 
 
@@ -28,14 +35,32 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # Multi-workspace install (OAuth): set both and SLACK_BOT_TOKEN is not used.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: str = DEFAULT_SLACK_SCOPES  # comma-separated bot scopes asked at install
+    slack_redirect_uri: str | None = None  # only when the app has several redirect URLs
     database_url: str = DEFAULT_DATABASE_URL
     port: int = Field(default=3000, ge=1, le=65535)
+    # The production HTTP server (waitress) and stopping it; see README "Deployment".
+    http_threads: int = Field(default=8, ge=1, le=256)  # `run --threads` overrides it
+    http_max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    http_channel_timeout_seconds: int = Field(default=120, ge=1, le=24 * 3600)
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    scheduler_first_run_seconds: float = Field(default=10.0, ge=0, le=24 * 3600)
 
     jira_url: str | None = None
     jira_email: str | None = None
-    jira_api_token: SecretStr | None = None
+    jira_api_token: SecretStr | None = None  # Cloud: with JIRA_EMAIL
+    jira_personal_access_token: SecretStr | None = None  # Server / Data Center
     jira_project: str | None = None
+    jira_issue_type: str = "Task"
+    jira_priorities: str = "p1=Highest,p2=High,p3=Medium,p4=Low"
+    jira_auto_export: bool = False
     jira_webhook_secret: SecretStr | None = None
+    jira_sync_interval_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    jira_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    jira_max_retries: int = Field(default=2, ge=0, le=5)
 
     postmortem_templates_dir: Path | None = None
     postmortem_admins: str = ""  # comma-separated user ids who may complete any postmortem
@@ -50,8 +75,15 @@ class Settings(BaseSettings):
     working_days: str = "mon-fri"
     reminder_digest_channel: str | None = None
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
+    metrics_enabled: bool = True  # GET /metrics (unsigned: keep it off the public internet)
     status_updates_channel: str | None = None  # stakeholder channel id for updates
     status_page_title: str = "Status"
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -85,6 +117,24 @@ class Settings(BaseSettings):
     def _normalise_database_url(cls, value: str) -> str:
         return normalise_database_url(value)
 
+    @field_validator("jira_priorities")
+    @classmethod
+    def _jira_priorities(cls, value: str) -> str:
+        parse_priority_map(value)  # ValueError → a validation error naming JIRA_PRIORITIES
+        return value
+
+    @property
+    def jira_enabled(self) -> bool:
+        """Jira export and sync are on: a URL, a project and a way to sign in."""
+        signed_in = (bool(self.jira_email) and _present(self.jira_api_token)) or _present(
+            self.jira_personal_access_token
+        )
+        return bool(self.jira_url and self.jira_project) and signed_in
+
+    @property
+    def jira_priority_map(self) -> dict[str, str]:
+        return parse_priority_map(self.jira_priorities)
+
     @property
     def admins(self) -> set[str]:
         return {part.strip() for part in self.postmortem_admins.split(",") if part.strip()}
@@ -93,8 +143,20 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None and bool(self.slack_app_token.get_secret_value())
 
+    @property
+    def oauth_mode(self) -> bool:
+        """Multi-workspace install: SLACK_CLIENT_ID or SLACK_CLIENT_SECRET is set."""
+        return bool((self.slack_client_id or "").strip()) or _present(self.slack_client_secret)
+
+    @property
+    def scopes(self) -> list[str]:
+        return [part.strip() for part in self.slack_scopes.split(",") if part.strip()]
+
     def require_slack(self) -> None:
         """Raise ConfigError naming every missing variable needed to talk to Slack."""
+        if self.oauth_mode:
+            self._require_oauth()
+            return
         missing: list[str] = []
         if not _present(self.slack_bot_token):
             missing.append("SLACK_BOT_TOKEN")
@@ -106,12 +168,57 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"Missing required setting{'s' if len(missing) > 1 else ''}: {names}. "
                 "Set them in the environment or in a .env file "
-                "(SLACK_APP_TOKEN as well for Socket Mode). " + README_HINT
+                "(SLACK_APP_TOKEN as well for Socket Mode; SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET instead of SLACK_BOT_TOKEN for a multi-workspace install). "
+                + README_HINT
+            )
+
+    def _require_oauth(self) -> None:
+        missing: list[str] = []
+        if not (self.slack_client_id or "").strip():
+            missing.append("SLACK_CLIENT_ID")
+        if not _present(self.slack_client_secret):
+            missing.append("SLACK_CLIENT_SECRET")
+        if not _present(self.slack_signing_secret):
+            missing.append("SLACK_SIGNING_SECRET")
+        if not self.scopes:
+            missing.append("SLACK_SCOPES")
+        if missing:
+            names = ", ".join(missing)
+            raise ConfigError(
+                f"Missing required setting{'s' if len(missing) > 1 else ''}: {names}. "
+                "A multi-workspace install (SLACK_CLIENT_ID or SLACK_CLIENT_SECRET set) needs "
+                "SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET, from your app's "
+                "Basic Information page; SLACK_BOT_TOKEN is not used. " + README_HINT
+            )
+        if self.socket_mode:
+            raise ConfigError(
+                "SLACK_APP_TOKEN (Socket Mode) cannot be combined with a multi-workspace install "
+                "(SLACK_CLIENT_ID, SLACK_CLIENT_SECRET): the install pages are served over HTTP. "
+                "Unset SLACK_APP_TOKEN, or unset the client id and secret and use "
+                "SLACK_BOT_TOKEN. " + README_HINT
             )
 
 
 def _present(value: SecretStr | None) -> bool:
     return value is not None and bool(value.get_secret_value().strip())
+
+
+def parse_priority_map(value: str) -> dict[str, str]:
+    """`p1=Highest,p2=High,...` → {"p1": "Highest", ...}; every one of p1..p4 must be named."""
+    mapping: dict[str, str] = {}
+    for part in value.split(","):
+        key, sep, name = part.partition("=")
+        key, name = key.strip().lower(), name.strip()
+        if not part.strip():
+            continue
+        if not sep or key not in ("p1", "p2", "p3", "p4") or not name:
+            raise ValueError(f"expected p1=<Jira priority>,p2=...; got {part.strip()!r}")
+        mapping[key] = name
+    missing = [p for p in ("p1", "p2", "p3", "p4") if p not in mapping]
+    if missing:
+        raise ValueError(f"no Jira priority for {', '.join(missing)}")
+    return mapping
 
 
 def normalise_database_url(url: str) -> str:

@@ -51,7 +51,11 @@ def running_bot(
     settings = sandbox_settings(slack, db.url, **overrides)
     bot = create_bot(Services(settings=settings, db=db, clock=clock))
     server = HttpServer(
-        WebApp(bot.app, db), host="127.0.0.1", port=0, threads=threads, on_drained=bot.close
+        WebApp(bot.app, db, jira_webhook=bot.jira.handle_webhook if bot.jira else None),
+        host="127.0.0.1",
+        port=0,
+        threads=threads,
+        on_drained=bot.close,
     ).start_in_background()
     try:
         yield RunningBot(
