@@ -162,6 +162,7 @@ class HttpServer:
                 channel_timeout=channel_timeout,
             ),
         )
+        self._threads = threads
         self._shutdown_timeout = shutdown_timeout
         self._on_drained = on_drained
         self._thread: threading.Thread | None = None
@@ -171,7 +172,7 @@ class HttpServer:
         self.url = f"http://{host}:{self._server.effective_port}"
 
     def serve_forever(self) -> None:
-        log.info("listening on %s", self.url)
+        log.info("listening on %s with %d threads", self.url, self._threads)
         self._server.run()
 
     def start_in_background(self) -> HttpServer:

@@ -124,7 +124,8 @@ def test_under_load_every_command_is_acked_in_time_and_a_sigterm_loses_none(
         HTTP_MAX_REQUEST_BYTES=str(64 * 1024),
         SHUTDOWN_TIMEOUT_SECONDS=str(bound),
     )
-    bot = launcher.start(env, args=["--threads", "8"])  # the flag wins over HTTP_THREADS
+    bot = launcher.start(env, args=["--threads", "8"])
+    bot.wait_for_output("with 8 threads", timeout=5)  # the flag wins over HTTP_THREADS
     declare(bot, slack)
     run = uuid.uuid4().hex[:8]
 
