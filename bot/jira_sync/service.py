@@ -29,7 +29,7 @@ from bot.job_claims import claim_slot
 from bot.settings import Settings
 from bot.workspaces import Workspaces
 from storage.db import Database
-from storage.models import FollowUp, JiraLink
+from storage.models import FollowUp
 
 log = logging.getLogger("postmortem_bot.jira")
 SYNC_JOB = "jira_sync"
@@ -285,8 +285,3 @@ class JiraSync:
             followup = session.get_one(FollowUp, followup_id)
             _ = followup.incident, followup.jira_link
             return followup
-
-
-def link_of(db: Database, followup_id: int) -> JiraLink | None:
-    with db.session() as session:
-        return session.scalars(select(JiraLink).where(JiraLink.follow_up_id == followup_id)).first()
