@@ -33,10 +33,10 @@ from pathlib import Path
 
 from _common import label, percentile, temporary_database
 
-from bot.sandbox.harness import SIGNING_SECRET
-from bot.sandbox.slack_fake import FakeSlack
-from bot.sandbox.slack_requests import SlackRequests
-from bot.settings import Settings
+from bot.core.settings import Settings
+from sandbox.harness import SIGNING_SECRET
+from sandbox.slack.fake import FakeSlack
+from sandbox.slack.signed_requests import SlackRequests
 from storage.db import Database
 
 CLIENTS = (1, 10, 50)
@@ -208,7 +208,7 @@ def serve_bare(port: int, api_url: str, threads: int) -> None:
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
 
-    from bot.server import HttpServer
+    from bot.web.server import HttpServer
 
     app = App(
         client=WebClient(token="xoxb-test-token", base_url=api_url),

@@ -21,14 +21,14 @@ from datetime import UTC, date, datetime, timedelta
 from _common import label, temporary_database
 from sqlalchemy import insert
 
-from bot.clock import fixed_clock
-from bot.incidents import Workspace, change_status, declare_incident
+from bot.core.clock import fixed_clock
+from bot.incidents.service import Workspace, change_status, declare_incident
 from bot.postmortem.generate import generate_postmortem
 from bot.postmortem.offline import render_offline
-from bot.sandbox.harness import sandbox_settings
-from bot.sandbox.slack_fake import FakeSlack
-from bot.slack_client import make_web_client
-from bot.timeline import record_event
+from bot.slack.client import make_web_client
+from bot.timeline.service import record_event
+from sandbox.harness import sandbox_settings
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
     CapturedMessage,

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from _common import percentile, temporary_database
 from sqlalchemy import func, select
 
-from bot.logs import configure_logging
-from bot.sandbox.harness import running_bot
-from bot.sandbox.slack_fake import FakeSlack
-from bot.sandbox.slack_requests import Reply, SlackRequests
+from bot.core.logs import configure_logging
+from sandbox.harness import running_bot
+from sandbox.slack.fake import FakeSlack
+from sandbox.slack.signed_requests import Reply, SlackRequests
 from storage.db import Database
 from storage.models import CapturedMessage
 

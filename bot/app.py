@@ -12,13 +12,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 import handlers
-from bot.jira_sync.service import JiraSync
-from bot.oauth import InstalledWorkspaces, oauth_settings
-from bot.observability import ContextPreservingExecutor
+from bot.core.settings import README_HINT
+from bot.jira.flows import JiraSync
 from bot.services import Services
-from bot.settings import README_HINT
-from bot.slack_client import client_with_token, instrument_request_client, make_web_client
-from bot.workspaces import SingleWorkspace, Workspaces
+from bot.slack.client import client_with_token, instrument_request_client, make_web_client
+from bot.slack.oauth import InstalledWorkspaces, oauth_settings
+from bot.slack.workspaces import SingleWorkspace, Workspaces
+from bot.web.observability import ContextPreservingExecutor
 
 LISTENER_THREADS = 16
 

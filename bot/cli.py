@@ -15,10 +15,10 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot.settings import README_HINT, ConfigError, Settings, load_settings
+from bot.core.settings import README_HINT, ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from bot.server import HttpServer
+    from bot.web.server import HttpServer
 
 log = logging.getLogger("postmortem_bot")
 
@@ -73,9 +73,9 @@ def main() -> None:
 def run(port: int | None, host: str, threads: int | None) -> None:
     """Start the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP."""
     from bot.app import SlackStartupError, create_bot
-    from bot.logs import configure_logging, secret_values
-    from bot.server import HttpServer, WebApp
+    from bot.core.logs import configure_logging, secret_values
     from bot.services import Services
+    from bot.web.server import HttpServer, WebApp
     from storage.db import Database
     from storage.migrate import upgrade
 
@@ -182,7 +182,7 @@ def _stop_on_signals(server: HttpServer) -> Callable[[], bool]:
 @click.option("--team", default=None, help="Slack team id, when several workspaces share a DB.")
 def render(incident_key: str, template_name: str | None, team: str | None) -> None:
     """Print an incident's postmortem as Markdown, from the database only (no Slack)."""
-    from bot.errors import UserError
+    from bot.core.errors import UserError
     from bot.postmortem.offline import render_offline
     from storage.db import Database
 
@@ -210,7 +210,7 @@ def demo(out: Path) -> None:
     """Run a scripted incident against a built-in Slack simulator (no workspace needed)."""
     import logging as std_logging
 
-    from bot.demo import run_demo
+    from sandbox.demo import run_demo
 
     std_logging.basicConfig(level=std_logging.WARNING)
     run_demo(out)
@@ -251,11 +251,11 @@ def remind(once: bool, digest: bool, dry_run: bool) -> None:
 
     from slack_sdk.errors import SlackApiError
 
-    from bot.oauth import InstalledWorkspaces
     from bot.reminders.digest import send_digests
     from bot.reminders.sweep import sweep
-    from bot.slack_client import make_web_client
-    from bot.workspaces import SingleWorkspace, Workspaces
+    from bot.slack.client import make_web_client
+    from bot.slack.oauth import InstalledWorkspaces
+    from bot.slack.workspaces import SingleWorkspace, Workspaces
     from storage.db import Database
     from storage.migrate import upgrade
 

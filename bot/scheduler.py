@@ -16,11 +16,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
-from bot.jira_sync.service import JiraSync
+from bot.jira.flows import JiraSync
 from bot.reminders.digest import send_digests
 from bot.reminders.sweep import sweep
 from bot.services import Services
-from bot.workspaces import Workspaces, as_workspaces
+from bot.slack.workspaces import Workspaces, as_workspaces
 
 log = logging.getLogger("postmortem_bot.scheduler")
 SWEEP_JOB = "reminder_sweep"

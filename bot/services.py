@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.clock import Clock, utc_now
-from bot.settings import Settings
+from bot.core.clock import Clock, utc_now
+from bot.core.settings import Settings
 from storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.jira_sync.service import JiraSync
+    from bot.jira.flows import JiraSync
 
 
 @dataclass(frozen=True)

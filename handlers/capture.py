@@ -18,9 +18,9 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.backfill import backfill_incident
-from bot.capture import delivery_of
-from bot.capture_writer import CaptureWriter
+from bot.capture.backfill import backfill_incident
+from bot.capture.events import delivery_of
+from bot.capture.writer import CaptureWriter
 from bot.services import Services
 from handlers.errors import replies_on_error
 from storage.models import Incident

@@ -21,7 +21,7 @@ from slack_bolt.kwargs_injection import Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import UserError
+from bot.core.errors import UserError
 
 log = logging.getLogger("postmortem_bot.errors")
 

@@ -14,12 +14,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot import followup_publish as publish
-from bot.blocks import followup_modal as modal
-from bot.blocks import followups as blocks
-from bot.dates import check_due_date, local_today, warm_up
-from bot.errors import UserError
-from bot.followup_commands import (
+from bot.core.dates import check_due_date, local_today, warm_up
+from bot.core.errors import UserError
+from bot.followups import blocks, modal
+from bot.followups import flows as publish
+from bot.followups.commands import (
     USAGE,
     CreateFollowUp,
     Export,
@@ -31,7 +30,7 @@ from bot.followup_commands import (
     parse_followup_command,
     resolve,
 )
-from bot.followups import (
+from bot.followups.service import (
     Change,
     SourceMessage,
     change_due_date,
@@ -43,13 +42,13 @@ from bot.followups import (
     list_followups,
     reassign,
 )
-from bot.incidents import latest_incident_in_channel
-from bot.jira_sync.export import ExportResult
-from bot.jira_sync.service import JiraSync
-from bot.mrkdwn import from_editable
+from bot.incidents.service import latest_incident_in_channel
+from bot.jira.export import ExportResult
+from bot.jira.flows import JiraSync
 from bot.services import Services
-from bot.slack_messages import permalink
-from bot.users import user_timezone
+from bot.slack.messages import permalink
+from bot.slack.mrkdwn import from_editable
+from bot.slack.users import user_timezone
 from handlers.errors import replies_on_error
 from storage.db import Database
 from storage.models import FollowUp, FollowUpField, FollowUpStatus

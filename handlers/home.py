@@ -9,13 +9,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.blocks import home as blocks
-from bot.blocks.home import PostmortemSummary
-from bot.errors import UserError
-from bot.followups import change_status, get_followup, owned_open, snooze
-from bot.postmortem.lifecycle import owned_by
+from bot.core.errors import UserError
+from bot.followups.service import change_status, get_followup, owned_open, snooze
+from bot.home import blocks
+from bot.home.blocks import PostmortemSummary
+from bot.postmortem.service import owned_by
 from bot.services import Services
-from bot.users import user_timezone
+from bot.slack.users import user_timezone
 from handlers.errors import message_for, replies_on_error
 from handlers.followups import followup_id, publish_change
 from storage.models import FollowUpStatus

@@ -9,11 +9,9 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import incident as blocks
-from bot.blocks import status as status_blocks
-from bot.channels import prepare_incident_channel
-from bot.errors import UserError
-from bot.incident_commands import (
+from bot.core.errors import UserError
+from bot.incidents import blocks
+from bot.incidents.commands import (
     USAGE,
     Declare,
     Help,
@@ -24,7 +22,7 @@ from bot.incident_commands import (
     Update,
     parse_incident_command,
 )
-from bot.incidents import (
+from bot.incidents.service import (
     NO_INCIDENT_HINT,
     Workspace,
     change_severity,
@@ -34,7 +32,9 @@ from bot.incidents import (
     require_open_incident,
 )
 from bot.services import Services
-from bot.status_updates import incident_components, post_update, set_components
+from bot.slack.channels import prepare_incident_channel
+from bot.status import blocks as status_blocks
+from bot.status.service import incident_components, post_update, set_components
 from handlers import capture
 from handlers.errors import replies_on_error
 

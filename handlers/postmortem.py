@@ -9,9 +9,9 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot.blocks import postmortem as blocks
-from bot.errors import UserError
-from bot.incidents import incident_for_timeline
+from bot.core.errors import UserError
+from bot.incidents.service import incident_for_timeline
+from bot.postmortem import blocks
 from bot.postmortem.commands import (
     USAGE,
     Attach,
@@ -24,7 +24,7 @@ from bot.postmortem.commands import (
     parse_postmortem_command,
 )
 from bot.postmortem.generate import check_generation, generate_postmortem
-from bot.postmortem.lifecycle import attach, remove, require_postmortem, set_owner, set_status
+from bot.postmortem.service import attach, remove, require_postmortem, set_owner, set_status
 from bot.services import Services
 from handlers.errors import replies_on_error
 from storage.models import Postmortem, PostmortemStatus

@@ -12,9 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.blocks import reminders as blocks
-from bot.followups import Change
-from bot.reminders.actions import mark_done, snooze_for
+from bot.followups.service import Change
+from bot.reminders import blocks
+from bot.reminders.service import mark_done, snooze_for
 from bot.services import Services
 from handlers.errors import replies_on_error
 from handlers.followups import change_followup, publish_change

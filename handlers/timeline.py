@@ -10,23 +10,16 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import timeline as blocks
-from bot.errors import UserError
-from bot.event_claims import claim_event
-from bot.incidents import incident_for_timeline, latest_incident_in_channel
-from bot.mrkdwn import from_editable
+from bot.core.errors import UserError
+from bot.core.timeparse import parse_time_prefix
+from bot.incidents.service import incident_for_timeline, latest_incident_in_channel
 from bot.services import Services
-from bot.slack_messages import find_message, message_ref, permalink, still_reacted
-from bot.timeline import (
-    add_message,
-    delete_event,
-    edit_event,
-    get_event,
-    latest_events,
-    record_event,
-    remove_reaction_event,
-)
-from bot.timeline_commands import (
+from bot.slack.event_claims import claim_event
+from bot.slack.messages import find_message, message_ref, permalink, still_reacted
+from bot.slack.mrkdwn import from_editable
+from bot.slack.users import user_timezone
+from bot.timeline import blocks
+from bot.timeline.commands import (
     USAGE,
     Help,
     ListEvents,
@@ -35,8 +28,15 @@ from bot.timeline_commands import (
     parse_timeline_command,
     resolve,
 )
-from bot.timeparse import parse_time_prefix
-from bot.users import user_timezone
+from bot.timeline.service import (
+    add_message,
+    delete_event,
+    edit_event,
+    get_event,
+    latest_events,
+    record_event,
+    remove_reaction_event,
+)
 from handlers.errors import replies_on_error
 from storage.models import EventKind, EventSource
 

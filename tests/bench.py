@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.clock import Clock, utc_now
-from bot.sandbox.harness import SIGNING_SECRET, running_bot
-from bot.sandbox.slack_fake import FakeSlack
-from bot.sandbox.slack_requests import Reply, SlackRequests
+from bot.core.clock import Clock, utc_now
+from sandbox.harness import SIGNING_SECRET, running_bot
+from sandbox.slack.fake import FakeSlack
+from sandbox.slack.signed_requests import Reply, SlackRequests
 from storage.db import Database
 
 __all__ = ["SIGNING_SECRET", "Bench", "populate", "running_bench"]

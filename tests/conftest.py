@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 if TYPE_CHECKING:
     from tests.bench import Bench
 
-from bot.sandbox.slack_fake import FakeSlack
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.migrate import upgrade
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.sandbox.harness import SIGNING_SECRET
-from bot.sandbox.slack_fake import FakeSlack
-from bot.sandbox.slack_requests import Reply, SlackRequests, sign
-from bot.settings import Settings
+from bot.core.settings import Settings
+from sandbox.harness import SIGNING_SECRET
+from sandbox.slack.fake import FakeSlack
+from sandbox.slack.signed_requests import Reply, SlackRequests, sign
 
 STARTUP_TIMEOUT = 45.0  # seconds; importing the bot takes ~2 s, more on a loaded CI machine
 

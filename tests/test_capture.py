@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from sqlalchemy import delete, select
 
-from bot.backfill import BackfillResult, backfill_channel
-from bot.capture import (
+from bot.capture.backfill import BackfillResult, backfill_channel
+from bot.capture.events import (
     Delete,
     Upsert,
     datetime_to_ts,
@@ -20,9 +20,9 @@ from bot.capture import (
     interpret_event,
     ts_to_datetime,
 )
-from bot.capture_writer import CaptureWriter
-from bot.incidents import Workspace, declare_incident
-from bot.sandbox.slack_fake import FakeSlack
+from bot.capture.writer import CaptureWriter
+from bot.incidents.service import Workspace, declare_incident
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import CapturedMessage, ProcessedEvent
 from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL, PRIVATE_CHANNEL, Bench

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.sandbox.slack_fake import FakeSlack
-from bot.sandbox.slack_requests import SlackRequests
+from sandbox.slack.fake import FakeSlack
+from sandbox.slack.signed_requests import SlackRequests
 from storage.migrate import head_revision
 from tests.bench import ALICE, INCIDENT_CHANNEL, SIGNING_SECRET
 
@@ -155,7 +155,7 @@ def test_demo_writes_a_postmortem(tmp_path: Path) -> None:
 def test_render_prints_markdown_from_the_database(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from bot.incidents import Workspace, declare_incident
+    from bot.incidents.service import Workspace, declare_incident
     from storage.db import Database
     from storage.migrate import upgrade
 

@@ -21,9 +21,9 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bot.cli import main as cli
-from bot.sandbox.harness import running_bot
-from bot.sandbox.slack_fake import FakeSlack
-from bot.settings import Settings
+from bot.core.settings import Settings
+from sandbox.harness import running_bot
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from tests.processes import free_port
 

@@ -11,14 +11,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from bot.followup_commands import NewFollowUp
-from bot.followups import change_status, create_followup
-from bot.incidents import Workspace, declare_incident
+from bot.core.settings import Settings
+from bot.followups.commands import NewFollowUp
+from bot.followups.service import change_status, create_followup
+from bot.incidents.service import Workspace, declare_incident
 from bot.reminders.digest import CHART_FILENAME, Week, build_digest, render_chart, send_digest
-from bot.sandbox.harness import sandbox_settings
-from bot.sandbox.slack_fake import FakeSlack
-from bot.settings import Settings
-from bot.slack_client import make_web_client
+from bot.slack.client import make_web_client
+from sandbox.harness import sandbox_settings
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
     ClaimState,

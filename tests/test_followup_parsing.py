@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.dates import parse_due_date, warm_up
-from bot.errors import UserError
-from bot.followup_commands import (
+from bot.core.dates import parse_due_date, warm_up
+from bot.core.errors import UserError
+from bot.followups.commands import (
     CreateFollowUp,
     FollowUpRef,
     Help,

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.blocks.followup_modal import title_from_message
-from bot.followups import incident_followups
-from bot.sandbox.slack_fake import FakeSlack
-from bot.settings import load_settings
+from bot.core.settings import load_settings
+from bot.followups.modal import title_from_message
+from bot.followups.service import incident_followups
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
     EventKind,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.blocks.home import PostmortemSummary, home_view
-from bot.sandbox.slack_fake import FakeSlack
+from bot.home.blocks import PostmortemSummary, home_view
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
     FollowUp,

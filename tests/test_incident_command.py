@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.sandbox.slack_requests import sign
+from sandbox.slack.signed_requests import sign
 from storage.models import EventKind, Incident, IncidentStatus, Severity, TimelineEvent
 from tests.bench import (
     ALICE,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import UserError
-from bot.incident_commands import (
+from bot.core.errors import UserError
+from bot.incidents.commands import (
     Declare,
     Help,
     SetSeverity,

@@ -15,11 +15,11 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.jira_sync.service import JiraSync
-from bot.sandbox.harness import sandbox_settings
-from bot.sandbox.jira_fake import FakeJira
-from bot.sandbox.slack_fake import FakeSlack
-from bot.workspaces import SingleWorkspace
+from bot.jira.flows import JiraSync
+from bot.slack.workspaces import SingleWorkspace
+from sandbox.harness import sandbox_settings
+from sandbox.jira.fake import FakeJira
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import FollowUp, FollowUpStatus, JiraExportState, JiraLink
 from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL, Bench, running_bench

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.jira_sync.gateway import Transition
-from bot.jira_sync.inbound import parse_jira_time
-from bot.jira_sync.links import backoff
-from bot.jira_sync.outbound import pick_transition
-from bot.jira_sync.webhook import signature_ok
-from bot.settings import load_settings, parse_priority_map
+from bot.core.settings import load_settings, parse_priority_map
+from bot.jira.gateway import Transition
+from bot.jira.inbound import parse_jira_time
+from bot.jira.links import backoff
+from bot.jira.outbound import pick_transition
+from bot.jira.webhook import signature_ok
 from storage.models import FollowUpStatus
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.formatting import format_duration
-from bot.mrkdwn import plain_text, quote, safe_mrkdwn
+from bot.core.formatting import format_duration
+from bot.slack.mrkdwn import plain_text, quote, safe_mrkdwn
 
 
 @pytest.mark.parametrize(

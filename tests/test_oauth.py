@@ -31,18 +31,18 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select, text
 
 from bot.app import create_bot
-from bot.followup_commands import NewFollowUp
-from bot.followups import create_followup
-from bot.incidents import Workspace, declare_incident
-from bot.oauth import InstalledWorkspaces
+from bot.core.settings import ConfigError, Settings
+from bot.followups.commands import NewFollowUp
+from bot.followups.service import create_followup
+from bot.incidents.service import Workspace, declare_incident
 from bot.reminders.digest import send_digests
 from bot.reminders.sweep import sweep
-from bot.sandbox.harness import SIGNING_SECRET, RunningBot, running_bot, sandbox_settings
-from bot.sandbox.slack_fake import Call, FakeSlack
-from bot.sandbox.slack_requests import SlackRequests
 from bot.scheduler import start_scheduler
 from bot.services import Services
-from bot.settings import ConfigError, Settings
+from bot.slack.oauth import InstalledWorkspaces
+from sandbox.harness import SIGNING_SECRET, RunningBot, running_bot, sandbox_settings
+from sandbox.slack.fake import Call, FakeSlack
+from sandbox.slack.signed_requests import SlackRequests
 from storage.db import Database
 from storage.models import FollowUp, Incident, Priority
 from tests.bench import ALICE, INCIDENT_CHANNEL

@@ -28,19 +28,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from bot.app import create_bot
-from bot.followup_commands import NewFollowUp
-from bot.followups import create_followup
-from bot.incidents import Workspace, declare_incident
-from bot.logs import configure_logging, request_id_var, secret_values
-from bot.metrics import instrument_requests_session, path_template
-from bot.observability import ContextPreservingExecutor, classify_slack_body
+from bot.core.logs import configure_logging, request_id_var, secret_values
+from bot.core.metrics import instrument_requests_session, path_template
+from bot.core.settings import Settings
+from bot.followups.commands import NewFollowUp
+from bot.followups.service import create_followup
+from bot.incidents.service import Workspace, declare_incident
 from bot.reminders.sweep import sweep
-from bot.sandbox.harness import SIGNING_SECRET, sandbox_settings, wait_until
-from bot.sandbox.slack_fake import FakeSlack
-from bot.server import HttpServer, WebApp
 from bot.services import Services
-from bot.settings import Settings
-from bot.slack_client import make_web_client
+from bot.slack.client import make_web_client
+from bot.web.observability import ContextPreservingExecutor, classify_slack_body
+from bot.web.server import HttpServer, WebApp
+from sandbox.harness import SIGNING_SECRET, sandbox_settings, wait_until
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import Priority
 from tests.bench import ALICE, CAROL, INCIDENT_CHANNEL, PRIVATE_CHANNEL, Bench, running_bench
@@ -482,7 +482,7 @@ def test_a_requests_session_is_counted_by_method_and_path_template() -> None:
 
 def scrape_registry() -> Samples:
     """The same exposition /metrics serves, without a bot (for code that runs outside one)."""
-    from bot.metrics import exposition
+    from bot.core.metrics import exposition
 
     body, _ = exposition()
     return {

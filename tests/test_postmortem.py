@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.harness import wait_until as eventually
-from bot.sandbox.slack_fake import FakeSlack
+from sandbox.harness import wait_until as eventually
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
     EventKind,

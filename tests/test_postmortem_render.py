@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import UserError
+from bot.core.errors import UserError
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.render import TemplateProblem, check_templates, environment, render
 from bot.postmortem.sample import sample_context

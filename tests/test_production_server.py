@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.harness import wait_until
-from bot.sandbox.slack_fake import FakeSlack
-from bot.sandbox.slack_requests import Reply, SlackRequests
+from sandbox.harness import wait_until
+from sandbox.slack.fake import FakeSlack
+from sandbox.slack.signed_requests import Reply, SlackRequests
 from storage.db import Database
 from storage.models import TimelineEvent
 from tests.bench import ALICE, BOB, INCIDENT_CHANNEL

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.incidents import Workspace, change_status, declare_incident
+from bot.incidents.service import Workspace, change_status, declare_incident
 from bot.postmortem.recurrence import similar_incidents, terms_of
-from bot.timeline import record_event
+from bot.timeline.service import record_event
 from storage.db import Database
 from storage.models import EventKind, Incident, IncidentStatus
 

@@ -11,17 +11,17 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.blocks.reminders import DONE_ACTION, SNOOZE_WEEK_ACTION
-from bot.followup_commands import NewFollowUp
-from bot.followup_publish import announce
-from bot.followups import create_followup
-from bot.incidents import Workspace, declare_incident
+from bot.core.settings import Settings
+from bot.followups.commands import NewFollowUp
+from bot.followups.flows import announce
+from bot.followups.service import create_followup
+from bot.incidents.service import Workspace, declare_incident
+from bot.reminders.blocks import DONE_ACTION, SNOOZE_WEEK_ACTION
 from bot.reminders.hours import parse_days, working_hours
 from bot.reminders.sweep import SweepReport, sweep
-from bot.sandbox.harness import sandbox_settings
-from bot.sandbox.slack_fake import FakeSlack
-from bot.settings import Settings
-from bot.slack_client import make_web_client
+from bot.slack.client import make_web_client
+from sandbox.harness import sandbox_settings
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
     ClaimState,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.sandbox.slack_fake import FakeSlack
-from bot.settings import Settings
+from bot.core.settings import Settings
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from tests.bench import ALICE, BOB
 from tests.test_digest import DIGEST_CHANNEL

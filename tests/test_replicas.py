@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.followup_commands import NewFollowUp
-from bot.followups import create_followup
-from bot.incidents import Workspace, declare_incident
-from bot.sandbox.harness import wait_until
-from bot.sandbox.slack_fake import Call, FakeSlack
-from bot.sandbox.slack_requests import Reply
+from bot.followups.commands import NewFollowUp
+from bot.followups.service import create_followup
+from bot.incidents.service import Workspace, declare_incident
+from sandbox.harness import wait_until
+from sandbox.slack.fake import Call, FakeSlack
+from sandbox.slack.signed_requests import Reply
 from storage.db import Database
 from storage.models import (
     ClaimState,

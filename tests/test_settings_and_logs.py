@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import RedactingFilter, redact
-from bot.settings import ConfigError, Settings
+from bot.core.logs import RedactingFilter, redact
+from bot.core.settings import ConfigError, Settings
 
 ENV_NAMES = [
     "SLACK_BOT_TOKEN",

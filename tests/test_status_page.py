@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from bot.errors import UserError
-from bot.incident_commands import SetComponents, Update, parse_incident_command
-from bot.incidents import Workspace, change_status, declare_incident
-from bot.sandbox.harness import wait_until
-from bot.sandbox.slack_fake import FakeSlack
-from bot.status_updates import post_update, set_components
+from bot.core.errors import UserError
+from bot.incidents.commands import SetComponents, Update, parse_incident_command
+from bot.incidents.service import Workspace, change_status, declare_incident
+from bot.status.service import post_update, set_components
+from sandbox.harness import wait_until
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import Incident, IncidentStatus, Postmortem, PostmortemStatus, Severity
 from tests.bench import (

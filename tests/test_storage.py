@@ -11,9 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.errors import UserError
-from bot.incidents import Workspace, change_status, declare_incident
-from bot.timeline import list_events
+from bot.core.errors import UserError
+from bot.incidents.service import Workspace, change_status, declare_incident
+from bot.timeline.service import list_events
 from storage.db import Database
 from storage.migrate import (
     SLACK_OAUTH_TABLES,
@@ -59,7 +59,7 @@ def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
 def test_slack_oauth_tables_match_slack_sdks_own_definitions(db: Database) -> None:
     """Migration 0009 creates exactly what slack-sdk's SQLAlchemy OAuth stores expect (they are
     not in our models; a slack-sdk upgrade that changes them fails here and needs a migration)."""
-    from bot.oauth import installation_store, state_store
+    from bot.slack.oauth import installation_store, state_store
 
     stores = [installation_store(db, "any-client-id").metadata, state_store(db).metadata]
     assert {t for m in stores for t in m.tables} == SLACK_OAUTH_TABLES

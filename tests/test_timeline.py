@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.capture import ts_to_datetime
-from bot.clock import fixed_clock
-from bot.sandbox.harness import wait_until as eventually
-from bot.sandbox.slack_fake import FakeSlack
+from bot.capture.events import ts_to_datetime
+from bot.core.clock import fixed_clock
+from sandbox.harness import wait_until as eventually
+from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import EventKind, EventSource, TimelineEvent
 from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL, QUIET_CHANNEL, Bench, running_bench

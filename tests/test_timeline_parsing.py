@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import UserError
-from bot.timeline_commands import Help, ListEvents, LogEvent, parse_timeline_command, resolve
-from bot.timeparse import parse_time_prefix
+from bot.core.errors import UserError
+from bot.core.timeparse import parse_time_prefix
+from bot.timeline.commands import Help, ListEvents, LogEvent, parse_timeline_command, resolve
 from storage.models import EventKind
 
 # 2026-11-22 00:10 UTC = 01:10 in Paris (UTC+1) = 16:10 on the 21st in Los Angeles (UTC-8)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.errors import UserError
-from bot.mrkdwn import quote
+from bot.core.errors import UserError
+from bot.slack.mrkdwn import quote
 from storage.models import PostmortemStatus
 
 USAGE = (

@@ -12,18 +12,18 @@ from datetime import timedelta
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.backfill import backfill_incident
-from bot.clock import Clock
-from bot.incidents import incident_for_timeline
-from bot.metrics import postmortem_generated
+from bot.capture.backfill import backfill_incident
+from bot.core.clock import Clock
+from bot.core.metrics import postmortem_generated
+from bot.core.settings import Settings
+from bot.incidents.service import incident_for_timeline
 from bot.postmortem.gather import gather
-from bot.postmortem.lifecycle import check_can_generate, postmortem_of, prepare_generation
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.publish import Published, publish
 from bot.postmortem.render import environment, render
-from bot.settings import Settings
-from bot.timeline import record_event
-from bot.users import get_user
+from bot.postmortem.service import check_can_generate, postmortem_of, prepare_generation
+from bot.slack.users import get_user
+from bot.timeline.service import record_event
 from storage.db import Database
 from storage.models import (
     CapturedMessage,

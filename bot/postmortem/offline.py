@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.clock import Clock, utc_now
-from bot.errors import UserError
+from bot.core.clock import Clock, utc_now
+from bot.core.errors import UserError
+from bot.core.settings import Settings
 from bot.postmortem.gather import gather
 from bot.postmortem.generate import DEFAULT_TEMPLATE
-from bot.postmortem.lifecycle import postmortem_of
 from bot.postmortem.render import environment, render
-from bot.settings import Settings
+from bot.postmortem.service import postmortem_of
 from storage.db import Database
 from storage.models import Incident, PostmortemStatus
 

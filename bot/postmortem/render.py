@@ -23,8 +23,8 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.errors import UserError
-from bot.formatting import format_duration
+from bot.core.errors import UserError
+from bot.core.formatting import format_duration
 from bot.postmortem.markdown import one_line
 
 SUFFIX = ".md.j2"

@@ -23,11 +23,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.blocks.digest import digest_message
+from bot.core.settings import Settings
 from bot.postmortem.context import load_names
 from bot.reminders.claims import ClaimKey, already_claimed, claim, mark_sent, release
-from bot.settings import Settings
-from bot.workspaces import Workspaces, as_workspaces
+from bot.reminders.digest_blocks import digest_message
+from bot.slack.workspaces import Workspaces, as_workspaces
 from storage.db import Database
 from storage.models import (
     FollowUp,

@@ -16,9 +16,10 @@ from datetime import date, datetime, timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.reminders import MAX_ITEMS, reminder_dm
-from bot.dates import local_today
-from bot.metrics import reminder_sent
+from bot.core.dates import local_today
+from bot.core.metrics import reminder_sent
+from bot.core.settings import Settings
+from bot.reminders.blocks import MAX_ITEMS, reminder_dm
 from bot.reminders.claims import already_claimed, claim, mark_sent, prune, release
 from bot.reminders.hours import WorkingHours, working_hours
 from bot.reminders.selection import (
@@ -29,9 +30,8 @@ from bot.reminders.selection import (
     followup_recipient,
     select_candidates,
 )
-from bot.settings import Settings
-from bot.users import get_user
-from bot.workspaces import Workspaces, as_workspaces
+from bot.slack.users import get_user
+from bot.slack.workspaces import Workspaces, as_workspaces
 from storage.db import Database
 from storage.models import FollowUp, Postmortem, ReminderKind
 

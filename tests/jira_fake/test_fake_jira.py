@@ -17,7 +17,7 @@ import pytest
 import requests
 from jira import JIRA, JIRAError
 
-from bot.sandbox.jira_fake import FakeJira, FakeJiraTimeout
+from sandbox.jira.fake import FakeJira, FakeJiraTimeout
 from tests.conftest import shared_file
 
 ADA = "712020:0a1b2c3d-ada0-4000-8000-000000000001"

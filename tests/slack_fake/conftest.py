@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
-from bot.sandbox.slack_fake import FakeSlack
+from sandbox.slack.fake import FakeSlack
 from tests.slack_fake.support import TOKEN, names
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.slack_fake import FakeSlack
+from sandbox.slack.fake import FakeSlack
 
 TOKEN = "xoxb-test-token"
 names = itertools.count(1)  # unique channel names within a test module

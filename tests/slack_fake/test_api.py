@@ -12,7 +12,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.slack_fake import FakeSlack
+from sandbox.slack.fake import FakeSlack
 from tests.slack_fake.support import TOKEN, api_error, error_of, names, post, seed
 
 # --- auth -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.sandbox.slack_fake import FakeSlack, FakeSlackTimeout
+from sandbox.slack.fake import FakeSlack, FakeSlackTimeout
 from tests.slack_fake.support import TOKEN, api_error, error_of, post
 
 # --- error injection --------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""App Home: a person's open follow-ups and the postmortems they own."""

@@ -1,0 +1,3 @@
+"""Stakeholder updates, affected components and the public status page.
+
+Service functions take a `Session`; the caller owns the transaction."""

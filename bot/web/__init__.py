@@ -1,0 +1,1 @@
+"""The bot's HTTP surface: the WSGI app served by waitress, request ids and request metrics."""

@@ -1,0 +1,1 @@
+"""A stateful, faithful fake of Jira's REST API over real HTTP (tests only)."""

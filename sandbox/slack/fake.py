@@ -1,0 +1,434 @@
+"""A stateful, faithful fake of Slack's Web API served over real HTTP on 127.0.0.1.
+
+Point the real client at it and it behaves like Slack::
+
+    with FakeSlack() as fake:
+        fake.add_user("U1", "ada", tz="Europe/London")
+        fake.add_channel("incidents", members=["U1"])
+        client = WebClient(token=fake.bot_token, base_url=fake.api_url)
+        client.chat_postMessage(channel="incidents", text="hi")
+        assert fake.messages("incidents")[-1]["text"] == "hi"
+
+Used by the test-suite and by ``postmortem-bot demo``. The handlers live in the
+``sandbox.slack`` modules; this module is the public façade (set-up, assertions, errors).
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from sandbox.slack.base import Call, Fault, JsonDict, SlackConfig
+from sandbox.slack.chat import react
+from sandbox.slack.http import FakeSlackServer
+from sandbox.slack.oauth import DEFAULT_SCOPE, issue_code
+from sandbox.slack.state import SlackState
+
+__all__ = ["Call", "FakeSlack", "FakeSlackTimeout"]
+
+TRIGGER_TTL = 3.0
+
+
+class FakeSlackTimeout(AssertionError):
+    """Raised by the ``wait_for*`` helpers when the expected traffic never arrived."""
+
+
+class FakeSlack:
+    """A fake Slack workspace with one installed bot; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        team_id: str = "T0001",
+        team_domain: str = "acme",
+        bot_token: str = "xoxb-test-token",
+        bot_user_id: str = "UBOT0001",
+        bot_id: str = "BBOT0001",
+        app_id: str = "A0001",
+        enterprise_id: str | None = None,
+        team_name: str | None = None,
+        bot_name: str = "postmortem-bot",
+    ) -> None:
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.team_domain = team_domain
+        self._state = SlackState(
+            SlackConfig(
+                team_id=team_id,
+                team_domain=team_domain,
+                team_name=team_name or team_domain.title(),
+                bot_token=bot_token,
+                bot_user_id=bot_user_id,
+                bot_id=bot_id,
+                bot_name=bot_name,
+                app_id=app_id,
+                enterprise_id=enterprise_id,
+            )
+        )
+        self._server: FakeSlackServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self.api_url = ""
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
+        if self._server is not None:
+            return self
+        server = FakeSlackServer(self._state)
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self.api_url = f"{self.url}/api/"
+        with self._state.lock:
+            self._state.base_url = self.url
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-slack",
+            daemon=True,
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _require_url(self) -> str:
+        if not self.url:
+            raise RuntimeError("FakeSlack is not started: call start() first")
+        return self.url
+
+    # --- state set-up ---------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        real_name: str | None = None,
+        tz: str = "UTC",
+        email: str | None = None,
+        is_bot: bool = False,
+    ) -> dict[str, Any]:
+        """Add a workspace member; ``tz`` is an IANA name (tz_label/tz_offset derive from it)."""
+        with self._state.lock:
+            return self._state.add_user(
+                user_id, name, real_name=real_name, tz=tz, email=email, is_bot=is_bot
+            )
+
+    def add_channel(
+        self,
+        name: str,
+        *,
+        private: bool = False,
+        members: Iterable[str] = (),
+        bot_is_member: bool = True,
+        channel_id: str | None = None,
+        archived: bool = False,
+        topic: str = "",
+        purpose: str = "",
+    ) -> dict[str, Any]:
+        """Add a channel (ids are ``C…``; private channels are ``C…`` with is_private)."""
+        with self._state.lock:
+            channel = self._state.add_channel(
+                name,
+                private=private,
+                members=list(members),
+                bot_is_member=bot_is_member,
+                channel_id=channel_id,
+                archived=archived,
+                topic=topic,
+                purpose=purpose,
+            )
+            return self._state.channel_obj(channel)
+
+    def post_as_user(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A human posts a message (not an API call). The user joins the channel if needed."""
+        st = self._state
+        with st.lock:
+            ch = st.existing_channel(channel)
+            if user not in st.users:
+                raise ValueError(f"unknown user {user}: add_user() it first")
+            if user not in ch.members:
+                ch.members.append(user)
+            parent_ts = st.thread_parent_ts(ch, thread_ts)
+            if thread_ts is not None and parent_ts is None:
+                raise ValueError(f"no message {thread_ts} in {ch.id} to reply to")
+            message: JsonDict = {
+                "type": "message",
+                "user": user,
+                "text": text,
+                "team": st.cfg.team_id,
+                "client_msg_id": secrets.token_hex(16),
+            }
+            if files:
+                message.update(files=copy.deepcopy(files), upload=False)
+            st.store_message(ch, message, ts=ts, thread_ts=parent_ts)
+            return copy.deepcopy(message)
+
+    def edit_as_user(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        st = self._state
+        with st.lock:
+            ch = st.existing_channel(channel)
+            message = ch.messages.get(ts)
+            if message is None:
+                raise ValueError(f"no message {ts} in {ch.id}")
+            message["text"] = text
+            message["edited"] = {"user": message.get("user", ""), "ts": f"{time.time():.6f}"}
+            return copy.deepcopy(message)
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        with self._state.lock:
+            self._state.remove_message(self._state.existing_channel(channel), ts)
+
+    def add_reaction(self, channel: str, ts: str, name: str, user: str) -> None:
+        """A human reacts to a message."""
+        self._human_reaction(channel, ts, name, user, add=True)
+
+    def remove_reaction(self, channel: str, ts: str, name: str, user: str) -> None:
+        """A human takes their reaction back."""
+        self._human_reaction(channel, ts, name, user, add=False)
+
+    def _human_reaction(self, channel: str, ts: str, name: str, user: str, *, add: bool) -> None:
+        st = self._state
+        with st.lock:
+            ch = st.existing_channel(channel)
+            message = ch.messages.get(ts)
+            if message is None:
+                raise ValueError(f"no message {ts} in {ch.id}")
+            react(st, ch, message, name, user, add)
+
+    def new_trigger_id(self, ttl: float = TRIGGER_TTL) -> str:
+        """A trigger id ``views.open``/``views.push`` accept once, within ``ttl`` seconds."""
+        with self._state.lock:
+            trigger_id = (
+                f"{self._state.next_number()}.{self._state.next_number()}.{secrets.token_hex(16)}"
+            )
+            self._state.triggers[trigger_id] = time.monotonic() + ttl
+            return trigger_id
+
+    def new_response_url(self) -> str:
+        url = self._require_url()
+        with self._state.lock:
+            response_id = str(self._state.next_number())
+            self._state.response_ids.add(response_id)
+        return f"{url}/response/{response_id}"
+
+    # --- multi-workspace install (OAuth; see sandbox.slack.oauth) -------------------------------
+
+    @property
+    def client_id(self) -> str:
+        return self._state.oauth.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self._state.oauth.client_secret
+
+    def new_oauth_code(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        team_name: str | None = None,
+        scope: str = DEFAULT_SCOPE,
+        redirect_uri: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> str:
+        """The code Slack appends to the app's redirect URL when ``user_id`` of ``team_id``
+        allows the install (``scope``: what the authorize URL asked for). ``oauth.v2.access``
+        takes it once, within ten minutes, and installs the app in that workspace."""
+        with self._state.lock:
+            return issue_code(
+                self._state,
+                team_id=team_id,
+                user_id=user_id,
+                team_name=team_name,
+                scope=scope,
+                redirect_uri=redirect_uri,
+                enterprise_id=enterprise_id,
+            )
+
+    def installed_bot(self, team_id: str) -> dict[str, Any] | None:
+        """The app's bot in ``team_id`` (token, bot_user_id, bot_id), once installed there."""
+        with self._state.lock:
+            bot = self._state.oauth.bots.get(team_id)
+            if bot is None:
+                return None
+            return {
+                "team_id": bot.team_id,
+                "token": bot.bot_token,
+                "bot_user_id": bot.bot_user_id,
+                "bot_id": bot.bot_id,
+            }
+
+    # --- error injection ------------------------------------------------------------------------
+
+    def _inject(self, method: str, fault: Fault) -> None:
+        if fault.remaining < 1:
+            raise ValueError("times must be at least 1")
+        with self._state.lock:
+            self._state.faults.setdefault(method, []).append(fault)
+
+    def fail(self, method: str, error: str, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer HTTP 200 ``{"ok": false, "error"}``."""
+        self._inject(method, Fault("fail", times, error=error))
+
+    def rate_limit(self, method: str, retry_after: int = 1, *, times: int = 1) -> None:
+        """The next ``times`` calls answer HTTP 429 with ``Retry-After: retry_after``."""
+        self._inject(method, Fault("rate_limit", times, retry_after=retry_after, status=429))
+
+    def server_error(self, method: str, status: int = 503, *, times: int = 1) -> None:
+        self._inject(method, Fault("server_error", times, status=status))
+
+    # --- calls ------------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._state.lock:
+            return list(self._state.calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._state.lock:
+            return [c for c in self._state.calls if c.method == method]
+
+    def reset_calls(self) -> None:
+        with self._state.lock:
+            self._state.calls.clear()
+
+    def _wait(self, ready: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
+        deadline = time.monotonic() + timeout
+        with self._state.changed:
+            while not ready():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise FakeSlackTimeout(f"timed out after {timeout}s waiting for {what()}")
+                self._state.changed.wait(remaining)
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Block until ``count`` calls of ``method`` were made (work done after an ack)."""
+        self._wait(
+            lambda: len(self.calls_to(method)) >= count,
+            timeout,
+            lambda: f"{count} x {method}; saw {[c.method for c in self._state.calls]}",
+        )
+        return self.calls_to(method)
+
+    def response_posts(self, response_url: str | None = None) -> list[dict[str, Any]]:
+        """JSON bodies POSTed to response URLs (to ``response_url`` only, when given)."""
+        with self._state.lock:
+            return [
+                copy.deepcopy(body)
+                for url, body in self._state.response_posts
+                if response_url is None or url == response_url
+            ]
+
+    def wait_for_response(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        self._wait(
+            lambda: len(self._state.response_posts) >= count,
+            timeout,
+            lambda: f"{count} response_url posts; saw {len(self._state.response_posts)}",
+        )
+        return self.response_posts()
+
+    # --- read access for assertions -------------------------------------------------------------
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Top-level messages (thread broadcasts included), oldest first."""
+        with self._state.lock:
+            ch = self._state.existing_channel(channel)
+            return copy.deepcopy(self._state.top_level(ch))
+
+    def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The thread: parent first, then replies oldest first."""
+        with self._state.lock:
+            ch = self._state.existing_channel(channel)
+            parent = ch.messages.get(thread_ts)
+            if parent is None:
+                return []
+            return copy.deepcopy([parent, *self._state.thread_replies(ch, thread_ts)])
+
+    def ephemerals(self, channel: str, user: str | None = None) -> list[dict[str, Any]]:
+        with self._state.lock:
+            cid = self._state.existing_channel(channel).id
+            return [
+                copy.deepcopy(e)
+                for e in self._state.ephemerals
+                if e["channel"] == cid and (user is None or e["recipient"] == user)
+            ]
+
+    def channel(self, channel: str) -> dict[str, Any]:
+        """The conversation object (as ``conversations.info`` returns it), members added."""
+        with self._state.lock:
+            ch = self._state.existing_channel(channel)
+            return {**self._state.channel_obj(ch), "members": list(ch.members)}
+
+    def dm_channel_id(self, user_id: str) -> str | None:
+        """The id of the bot's DM with ``user_id`` if one was opened."""
+        with self._state.lock:
+            return self._state.dms.get(frozenset({user_id}))
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        with self._state.lock:
+            view_id = self._state.home_views.get(user_id)
+            return copy.deepcopy(self._state.views[view_id]) if view_id else None
+
+    def views(self) -> dict[str, dict[str, Any]]:
+        with self._state.lock:
+            return copy.deepcopy(self._state.views)
+
+    def canvases(self) -> dict[str, dict[str, Any]]:
+        with self._state.lock:
+            return copy.deepcopy(self._state.canvases)
+
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Completed uploads: file_id -> file object plus ``content`` (bytes).
+
+        Unlike the API's file object (channels / groups / ims split by kind), ``channels``
+        here lists every conversation the file was shared to.
+        """
+        with self._state.lock:
+            out: dict[str, dict[str, Any]] = {}
+            for fid, record in self._state.files.items():
+                if not record["completed"]:
+                    continue
+                item = {k: copy.deepcopy(v) for k, v in record.items() if k != "completed"}
+                item["channels"] = [*record["channels"], *record["groups"], *record["ims"]]
+                out[fid] = item
+            return out
+
+    def reactions(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        with self._state.lock:
+            message = self._state.existing_channel(channel).messages.get(ts)
+            return copy.deepcopy(message.get("reactions", [])) if message else []
