@@ -7,20 +7,32 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 import handlers
-from bot.core.settings import README_HINT
+from bot.capture.writer import CaptureWriter
+from bot.core.settings import README_HINT, Settings
 from bot.jira.flows import JiraSync
 from bot.services import Services
-from bot.slack.client import client_with_token, instrument_request_client, make_web_client
-from bot.slack.oauth import InstalledWorkspaces, oauth_settings
+from bot.slack.client import client_with_token, instrumented, make_web_client
+from bot.slack.oauth import (
+    INSTALL_PATH,
+    REDIRECT_URI_PATH,
+    STATE_EXPIRATION_SECONDS,
+    InstalledWorkspaces,
+    client_id_of,
+    installation_store,
+    state_store,
+)
 from bot.slack.workspaces import SingleWorkspace, Workspaces
 from bot.web.observability import ContextPreservingExecutor
+from storage.db import Database
 
 LISTENER_THREADS = 16
+SHUTDOWN_FLUSH_SECONDS = 30  # for captured messages still queued when the bot stops
 
 
 class SlackStartupError(Exception):
@@ -62,6 +74,37 @@ def verify_slack(client: WebClient, api_url: str) -> None:
         ) from None
 
 
+def instrument_request_client(
+    context: BoltContext, next: Callable[[], BoltResponse]
+) -> BoltResponse:
+    """Bolt middleware (pass as `before_authorize`, so authorization's calls count too): Bolt
+    builds a plain WebClient for each request from the app's client; count its calls."""
+    instrumented(context.client)
+    return next()
+
+
+def oauth_settings(settings: Settings, db: Database) -> OAuthSettings:
+    """Bolt's OAuth settings, with slack-sdk's stores in the bot's database; call
+    `settings.require_slack()` first."""
+    secret = settings.slack_client_secret
+    assert secret is not None, "require_slack() checks SLACK_CLIENT_SECRET"
+    client_id = client_id_of(settings)
+    return OAuthSettings(
+        client_id=client_id,
+        client_secret=secret.get_secret_value().strip(),
+        scopes=settings.scopes,
+        user_scopes=[],  # explicit: Bolt would otherwise read SLACK_USER_SCOPES itself
+        redirect_uri=settings.slack_redirect_uri or None,
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_URI_PATH,
+        installation_store=installation_store(db, client_id),
+        installation_store_bot_only=True,  # only bot tokens: find_bot per request
+        state_store=state_store(db),
+        state_expiration_seconds=STATE_EXPIRATION_SECONDS,
+        logger=logging.getLogger("postmortem_bot.oauth"),
+    )
+
+
 def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
     """Raises ConfigError (missing settings) or SlackStartupError (Slack refuses or is away)."""
     settings = services.settings
@@ -95,8 +138,10 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
         workspaces = InstalledWorkspaces.from_settings(services.db, settings)
     jira = make_jira_sync(services, workspaces)
-    services = replace(services, jira=jira)
-    closers = handlers.register(app, services)
+    writer = CaptureWriter(services.db)
+    services = replace(services, jira=jira, capture=writer)
+    handlers.register(app, services)
+    closers: list[Callable[[], object]] = [lambda: writer.flush(timeout=SHUTDOWN_FLUSH_SECONDS)]
     return Bot(app=app, executor=executor, workspaces=workspaces, closers=closers, jira=jira)
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import click
 from pydantic import ValidationError
@@ -16,9 +16,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot.core.settings import README_HINT, ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from bot.web.server import HttpServer
 
 log = logging.getLogger("postmortem_bot")
 
@@ -104,12 +101,20 @@ def run(port: int | None, host: str, threads: int | None) -> None:
         bot.close()
 
     if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.socket_mode import SocketModeRunner
 
         assert settings.slack_app_token is not None
         log.info("starting in Socket Mode")
-        handler = SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
-        handler.start()  # type: ignore[no-untyped-call]
+        runner = SocketModeRunner(
+            bot.app,
+            settings.slack_app_token.get_secret_value(),
+            shutdown_timeout=settings.shutdown_timeout_seconds,
+            on_drained=close,
+        )
+        stopped_in_time = _stop_on_signals(runner)
+        runner.start()
+        runner.wait()
+        _exit_after_stop(stopped_in_time(), settings.shutdown_timeout_seconds)
         return
     server = HttpServer(
         WebApp(
@@ -129,20 +134,30 @@ def run(port: int | None, host: str, threads: int | None) -> None:
     )
     stopped_in_time = _stop_on_signals(server)
     server.serve_forever()
-    if not stopped_in_time():
+    _exit_after_stop(stopped_in_time(), settings.shutdown_timeout_seconds)
+
+
+def _exit_after_stop(in_time: bool, bound: float) -> None:
+    """Return (exit 0) after a complete stop; exit 1 at once when the bound cut it short."""
+    if not in_time:
         log.error(
             "stopped after SHUTDOWN_TIMEOUT_SECONDS (%gs) with work still running; exiting anyway",
-            settings.shutdown_timeout_seconds,
+            bound,
         )
         logging.shutdown()
         os._exit(1)  # the unfinished work's threads would keep the interpreter from exiting
     log.info("stopped")
 
 
-def _stop_on_signals(server: HttpServer) -> Callable[[], bool]:
-    """SIGTERM/SIGINT: refuse new connections, finish in-flight requests and their work, exit 0;
-    all within SHUTDOWN_TIMEOUT_SECONDS (server.stop's bound). Returns a function that waits for
-    that stop and says whether it finished in time."""
+class Stoppable(Protocol):
+    def stop(self) -> bool: ...
+
+
+def _stop_on_signals(server: Stoppable) -> Callable[[], bool]:
+    """SIGTERM/SIGINT: take no new requests, finish in-flight ones and their work, exit 0; all
+    within SHUTDOWN_TIMEOUT_SECONDS (the stop's own bound). Works for the HTTP server and the
+    Socket Mode runner alike. Returns a function that waits for that stop and says whether it
+    finished in time."""
     import signal
     import threading
 

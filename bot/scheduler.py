@@ -1,5 +1,6 @@
-"""The in-process schedule: a reminder sweep every REMINDER_INTERVAL_MINUTES, and the weekly
-digest (Mondays 09:00 UTC) when REMINDER_DIGEST_CHANNEL is set.
+"""The in-process schedule: a reminder sweep every REMINDER_INTERVAL_MINUTES, the weekly digest
+(Mondays 09:00 UTC) when REMINDER_DIGEST_CHANNEL is set, Jira sync when Jira is set up, and
+hourly housekeeping (tables that would otherwise only grow).
 
 Replicas may each run one: reminders are claimed in the database (bot.reminders.claims), so a
 DM is sent once however many sweep, and the digest once a week. Missed runs (downtime, a long
@@ -20,12 +21,16 @@ from bot.jira.flows import JiraSync
 from bot.reminders.digest import send_digests
 from bot.reminders.sweep import sweep
 from bot.services import Services
+from bot.slack.event_claims import prune_claims
+from bot.slack.oauth import prune_states
 from bot.slack.workspaces import Workspaces, as_workspaces
 
 log = logging.getLogger("postmortem_bot.scheduler")
 SWEEP_JOB = "reminder_sweep"
 DIGEST_JOB = "reminder_digest"
 JIRA_SYNC_JOB = "jira_sync"
+HOUSEKEEPING_JOB = "housekeeping"
+HOUSEKEEPING_EVERY = timedelta(hours=1)
 DIGEST_TRIGGER = CronTrigger(day_of_week="mon", hour=9, minute=0, timezone="UTC")
 
 
@@ -46,6 +51,21 @@ def run_digest(services: Services, workspaces: Workspaces) -> None:
         send_digests(services.db, workspaces, services.settings, services.clock())
     except Exception:
         log.exception("weekly digest failed; `postmortem-bot remind --digest` sends it")
+
+
+def run_housekeeping(services: Services) -> None:
+    """Delete Events API claims older than Slack's retry window and OAuth states that expired
+    unused. Idempotent, so replicas need no claim for it; errors are logged and retried."""
+    now = services.clock()
+    try:
+        with services.db.session() as session:
+            claims = prune_claims(session, now=now)
+        states = prune_states(services.db, now=now)
+    except Exception:
+        log.exception("housekeeping failed; the next run retries")
+        return
+    if claims or states:
+        log.info("housekeeping: pruned %d event claims, %d expired OAuth states", claims, states)
 
 
 def start_scheduler(
@@ -95,6 +115,16 @@ def start_scheduler(
             misfire_grace_time=int(every.total_seconds()),
             next_run_time=datetime.now(UTC) + first_run_in,
         )
+    scheduler.add_job(
+        run_housekeeping,
+        IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone="UTC"),
+        args=(services,),
+        id=HOUSEKEEPING_JOB,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(HOUSEKEEPING_EVERY.total_seconds()),
+        next_run_time=datetime.now(UTC) + first_run_in,
+    )
     scheduler.start()
     return scheduler
 

@@ -1,28 +1,39 @@
-"""Slack listeners only: parse the request, call `bot` code, reply."""
+"""Slack listeners only: parse the request, call one flow, reply.
+
+Each module holds module-level listener functions, each taking one `handlers.request.Request`,
+and a `register(app)`; no listener module imports another (`handlers.request` and
+`handlers.errors` are the shared boundary, not listener modules). `register` puts the bot's
+`Services` in every request's context, where `Request` finds them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 
 from bot.services import Services
 from handlers import capture, errors, followups, home, incident, postmortem, reminders, timeline
 
-SHUTDOWN_FLUSH_SECONDS = 30
 
-Closer = Callable[[], object]
+def provide_services(services: Services) -> Callable[..., None]:
+    """A global middleware that hands `services` to every listener through the context."""
+
+    def services_middleware(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002
+        context["services"] = services
+        next()
+
+    return services_middleware
 
 
-def register(app: App, services: Services) -> list[Closer]:
-    """Register every listener; returns what must run when the bot stops (after in-flight
-    listeners finish): today, flushing the queue of captured messages to the database."""
+def register(app: App, services: Services) -> None:
+    """Register every listener."""
+    app.use(provide_services(services))
     errors.register(app)
-    incident.register(app, services)
-    writer = capture.register(app, services)
-    timeline.register(app, services)
-    followups.register(app, services)
-    home.register(app, services)
-    postmortem.register(app, services)
-    reminders.register(app, services)
-    return [lambda: writer.flush(timeout=SHUTDOWN_FLUSH_SECONDS)]
+    incident.register(app)
+    capture.register(app)
+    timeline.register(app)
+    followups.register(app)
+    home.register(app)
+    postmortem.register(app)
+    reminders.register(app)

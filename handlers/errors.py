@@ -1,17 +1,16 @@
 """The one place errors become replies: UserError → its message; anything else → an apology.
 
-Two routes lead here: `replies_on_error` wraps every listener (errors raised inside it, the common
-case), and Bolt's global error handler catches what fails outside listeners (middleware).
+Two routes lead here: `handlers.request.listener` wraps every listener (errors raised inside it,
+the common case), and Bolt's global error handler catches what fails outside listeners
+(middleware).
 Listener errors must not reach Bolt: when a listener raises right after `ack()`, Bolt's runner
 resets the ack and the request can hang for 3 s and answer 404.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -88,25 +87,6 @@ def report(error: Exception, args: Args) -> None:
     tell_user(text, args.body, args.respond, args.client)
 
 
-Listener = Callable[..., Any]
-
-
-def replies_on_error(listener: Listener) -> Listener:
-    """Wrap a listener so any error it raises becomes a reply (see module docstring)."""
-    wanted = inspect.getfullargspec(listener).args
-
-    def wrapper(args: Args) -> None:
-        try:
-            listener(**{name: getattr(args, name) for name in wanted})
-        except Exception as error:
-            report(error, args)
-
-    # No functools.wraps: Bolt unwraps __wrapped__ and would inject the inner arguments.
-    wrapper.__name__ = listener.__name__
-    wrapper.__qualname__ = listener.__qualname__
-    return wrapper
-
-
 def handle_uncaught(
     error: Exception,
     body: dict[str, Any],
@@ -130,4 +110,4 @@ def register(app: App) -> None:
     app.error(handle_uncaught)
 
 
-__all__ = ["register", "replies_on_error", "report", "tell_user", "message_for"]
+__all__ = ["register", "report", "tell_user", "message_for"]

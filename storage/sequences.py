@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,9 +32,3 @@ def next_value(session: Session, team_id: str, name: str) -> int:
             continue  # another transaction created it first; bump that row instead
     raise RuntimeError(f"could not allocate the next {name} number for team {team_id}")
 
-
-def current_value(session: Session, team_id: str, name: str) -> int:
-    value = session.scalar(
-        select(TeamSequence.value).where(TeamSequence.team_id == team_id, TeamSequence.name == name)
-    )
-    return value or 0

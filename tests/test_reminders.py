@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.core.settings import Settings
+from bot.followups.announcement import announce
 from bot.followups.commands import NewFollowUp
-from bot.followups.flows import announce
 from bot.followups.service import create_followup
 from bot.incidents.service import Workspace, declare_incident
 from bot.reminders.blocks import DONE_ACTION, SNOOZE_WEEK_ACTION

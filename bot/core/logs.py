@@ -29,10 +29,6 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-def current_request_id() -> str | None:
-    return request_id_var.get()
-
-
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         text = text.replace(secret, "[redacted]")

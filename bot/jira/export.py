@@ -74,7 +74,9 @@ def export_followup(
                 assignee_note=link.assignee_note,
             )
         link_id, marker = link.id, link.marker
-    if not links.claim(db, link_id, now):
+    with db.session() as session:
+        claimed = links.claim(session, link_id, now)
+    if not claimed:
         return ExportResult(followup, busy=True)
     try:
         issue = gateway.find_by_label(marker)
@@ -94,13 +96,18 @@ def export_followup(
             )
             issue = gateway.create(fields)
     except JiraFailure as failure:
-        retry_at = links.record_failed(db, link_id, failure.reason, now=now)
+        with db.session() as session:
+            retry_at = links.record_failed(session, link_id, failure.reason, now=now)
         log.warning("export of %s to Jira failed: %s", followup.key, failure.reason)
         return ExportResult(followup, error=failure.reason, next_attempt_at=retry_at)
     except Exception:
-        links.record_failed(db, link_id, "an unexpected error (see the bot's log)", now=now)
+        with db.session() as session:
+            links.record_failed(
+                session, link_id, "an unexpected error (see the bot's log)", now=now
+            )
         raise
-    links.record_exported(db, link_id, issue, assignee_note=note, now=now)
+    with db.session() as session:
+        links.record_exported(session, link_id, issue, assignee_note=note, now=now)
     log.info("exported %s to Jira as %s (adopted=%s)", followup.key, issue.key, adopted)
     return _done(followup, issue, created=not adopted, adopted=adopted, note=note)
 

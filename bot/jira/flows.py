@@ -21,7 +21,7 @@ from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.job_claims import claim_slot
 from bot.core.settings import Settings
-from bot.followups import flows as publish
+from bot.followups import announcement as publish
 from bot.followups.service import OPEN_STATUSES
 from bot.jira import links, outbound, webhook
 from bot.jira.export import ExportResult, export_followup
@@ -136,7 +136,9 @@ class JiraSync:
 
     def status_changed(self, client: WebClient, followup: FollowUp) -> None:
         """A follow-up's status changed in Slack: move its Jira issue (if it has one)."""
-        if not outbound.request_push(self.db, followup.id):
+        with self.db.session() as session:
+            requested = outbound.request_push(session, followup.id)
+        if not requested:
             return
         result = outbound.push_status(self.db, self.gateway, followup.id, now=self.clock())
         self._say_push(client, followup, result)
@@ -176,13 +178,17 @@ class JiraSync:
             return 400, {"error": "body is not a JSON object"}
         identifier = headers.get("x-atlassian-webhook-identifier", "")
         now = self.clock()
-        if identifier and not webhook.claim_delivery(self.db, identifier, now):
-            return 200, {"ok": True, "duplicate": True}
+        if identifier:
+            with self.db.session() as session:
+                first = webhook.claim_delivery(session, identifier, now)
+            if not first:
+                return 200, {"ok": True, "duplicate": True}
         try:
             applied = self._apply_webhook(payload)
         except Exception:
             if identifier:
-                webhook.release_delivery(self.db, identifier)  # Jira's retry will be processed
+                with self.db.session() as session:  # Jira's retry is then processed
+                    webhook.release_delivery(session, identifier)
             raise
         return 200, {"ok": True, "applied": applied}
 
@@ -241,14 +247,17 @@ class JiraSync:
         exports, retry status changes Jira has not taken yet, then poll every exported issue."""
         now = self.clock()
         every = timedelta(minutes=self.settings.jira_sync_interval_minutes)
-        if not claim_slot(self.db, SYNC_JOB, now, every):
+        with self.db.session() as session:
+            won = claim_slot(session, SYNC_JOB, now, every)
+        if not won:
             return SyncReport(skipped=True)
         return self.sync_now()
 
     def sync_now(self) -> SyncReport:
         report = SyncReport()
         now = self.clock()
-        webhook.prune_deliveries(self.db, now)
+        with self.db.session() as session:
+            webhook.prune_deliveries(session, now)
         with self.db.session() as session:
             due = links.due_exports(session, now)
         for team, followup_id in due:

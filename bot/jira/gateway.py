@@ -144,7 +144,9 @@ class JiraGateway:
 
     @property
     def is_cloud(self) -> bool:
-        return bool(self.client()._is_cloud)
+        """Cloud or Server/Data Center, from the `serverInfo` the client read when connecting
+        (its public `deploymentType`): search and user lookup differ between the two."""
+        return self.client().deploymentType == "Cloud"
 
     def check(self) -> str | None:
         """None when Jira answers and accepts our credentials, else what is wrong."""
@@ -191,7 +193,7 @@ class JiraGateway:
 
     def _search(self, jql: str) -> Iterator[JiraIssue]:
         client = self.client()
-        if client._is_cloud:
+        if self.is_cloud:
             token: str | None = None
             while True:
                 page = self._call("search", _bind(_cloud_page, client, jql, token))
@@ -212,7 +214,7 @@ class JiraGateway:
 
     def find_user(self, email: str) -> JiraUser | None:
         client = self.client()
-        if client._is_cloud:
+        if self.is_cloud:
             found = self._call("user search", lambda: client.search_users(query=email))
         else:
             found = self._call("user search", lambda: client.search_users(user=email))

@@ -9,7 +9,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.jira.gateway import JiraIssue
-from storage.db import Database
 from storage.models import FollowUp, JiraExportState, JiraLink
 
 LEASE = timedelta(minutes=2)  # longer than a slow export with timeouts; then another may try
@@ -40,47 +39,45 @@ def ensure_link(session: Session, followup: FollowUp, *, by: str, now: datetime)
     return link
 
 
-def claim(db: Database, link_id: int, now: datetime) -> bool:
-    """Take the export lease (one UPDATE, so two workers never both win)."""
-    with db.session() as session:
-        result = session.execute(
-            update(JiraLink)
-            .where(
-                JiraLink.id == link_id,
-                JiraLink.state != JiraExportState.EXPORTED,
-                or_(JiraLink.lease_until.is_(None), JiraLink.lease_until < now),
-            )
-            .values(lease_until=now + LEASE)
+def claim(session: Session, link_id: int, now: datetime) -> bool:
+    """Take the export lease (one UPDATE, so two workers never both win). Commit before the
+    Jira call, so the other workers see the lease."""
+    result = session.execute(
+        update(JiraLink)
+        .where(
+            JiraLink.id == link_id,
+            JiraLink.state != JiraExportState.EXPORTED,
+            or_(JiraLink.lease_until.is_(None), JiraLink.lease_until < now),
         )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        .values(lease_until=now + LEASE)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def record_exported(
-    db: Database, link_id: int, issue: JiraIssue, *, assignee_note: str | None, now: datetime
+    session: Session, link_id: int, issue: JiraIssue, *, assignee_note: str | None, now: datetime
 ) -> None:
-    with db.session() as session:
-        link = session.get_one(JiraLink, link_id)
-        link.state = JiraExportState.EXPORTED
-        link.issue_key, link.issue_url = issue.key, issue.url
-        link.assignee_note = assignee_note
-        link.exported_at = now
-        link.lease_until = None
-        link.last_error = None
-        link.next_attempt_at = None
-        link.attempts += 1
-        remember(link, issue, now=now)
+    link = session.get_one(JiraLink, link_id)
+    link.state = JiraExportState.EXPORTED
+    link.issue_key, link.issue_url = issue.key, issue.url
+    link.assignee_note = assignee_note
+    link.exported_at = now
+    link.lease_until = None
+    link.last_error = None
+    link.next_attempt_at = None
+    link.attempts += 1
+    remember(link, issue, now=now)
 
 
-def record_failed(db: Database, link_id: int, reason: str, *, now: datetime) -> datetime:
+def record_failed(session: Session, link_id: int, reason: str, *, now: datetime) -> datetime:
     """Keep the reason and schedule the next try (1 min, 2, 4 ... at most 6 h apart)."""
-    with db.session() as session:
-        link = session.get_one(JiraLink, link_id)
-        link.attempts += 1
-        link.state = JiraExportState.FAILED
-        link.last_error = reason
-        link.lease_until = None
-        link.next_attempt_at = now + backoff(link.attempts)
-        return link.next_attempt_at
+    link = session.get_one(JiraLink, link_id)
+    link.attempts += 1
+    link.state = JiraExportState.FAILED
+    link.last_error = reason
+    link.lease_until = None
+    link.next_attempt_at = now + backoff(link.attempts)
+    return link.next_attempt_at
 
 
 def backoff(attempts: int) -> timedelta:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from bot.jira import links
 from bot.jira.gateway import JiraFailure, JiraGateway, Transition
 from bot.jira.inbound import STATUS_CATEGORY
@@ -37,15 +39,14 @@ class PushResult:
         return self.note
 
 
-def request_push(db: Database, followup_id: int) -> bool:
+def request_push(session: Session, followup_id: int) -> bool:
     """Write down that Jira should follow this follow-up's status; False if not exported."""
-    with db.session() as session:
-        followup = session.get_one(FollowUp, followup_id)
-        link = followup.jira_link
-        if link is None or link.state is not JiraExportState.EXPORTED:
-            return False
-        link.push_status = followup.status.value
-        return True
+    followup = session.get_one(FollowUp, followup_id)
+    link = followup.jira_link
+    if link is None or link.state is not JiraExportState.EXPORTED:
+        return False
+    link.push_status = followup.status.value
+    return True
 
 
 def push_status(

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
-from storage.db import Database
 from storage.models import JiraWebhookDelivery
 
 KEEP_DELIVERIES = timedelta(days=2)  # Jira retries for about half an hour
@@ -31,31 +31,27 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, received.strip().lower())
 
 
-def claim_delivery(db: Database, identifier: str, now: datetime) -> bool:
+def claim_delivery(session: Session, identifier: str, now: datetime) -> bool:
     """True the first time this delivery is seen (one INSERT ... ON CONFLICT DO NOTHING)."""
-    with db.session() as session:
-        insert = postgresql_insert if db.dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(JiraWebhookDelivery)
-            .values(identifier=identifier[:128], received_at=now)
-            .on_conflict_do_nothing(index_elements=["identifier"])
-            .returning(JiraWebhookDelivery.identifier)
-        )
-        return session.execute(statement).first() is not None
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(JiraWebhookDelivery)
+        .values(identifier=identifier[:128], received_at=now)
+        .on_conflict_do_nothing(index_elements=["identifier"])
+        .returning(JiraWebhookDelivery.identifier)
+    )
+    return session.execute(statement).first() is not None
 
 
-def release_delivery(db: Database, identifier: str) -> None:
+def release_delivery(session: Session, identifier: str) -> None:
     """Forget a delivery whose processing failed, so Jira's retry is processed."""
-    with db.session() as session:
-        session.execute(
-            delete(JiraWebhookDelivery).where(JiraWebhookDelivery.identifier == identifier[:128])
-        )
+    session.execute(
+        delete(JiraWebhookDelivery).where(JiraWebhookDelivery.identifier == identifier[:128])
+    )
 
 
-def prune_deliveries(db: Database, now: datetime) -> None:
-    with db.session() as session:
-        session.execute(
-            delete(JiraWebhookDelivery).where(
-                JiraWebhookDelivery.received_at < now - KEEP_DELIVERIES
-            )
-        )
+def prune_deliveries(session: Session, now: datetime) -> None:
+    session.execute(
+        delete(JiraWebhookDelivery).where(JiraWebhookDelivery.received_at < now - KEEP_DELIVERIES)
+    )

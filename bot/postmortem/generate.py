@@ -176,16 +176,3 @@ def generate_postmortem(
             text=f"Postmortem generated (version {version}, template {name})",
         )
         return Generated(postmortem_id, saved.incident_id, version, name, published)
-
-
-def latest_markdown(db: Database, incident: Incident) -> str | None:
-    with db.session() as session:
-        postmortem = postmortem_of(session, incident)
-        if postmortem is None:
-            return None
-        return session.scalar(
-            select(PostmortemVersion.markdown)
-            .where(PostmortemVersion.postmortem_id == postmortem.id)
-            .order_by(PostmortemVersion.version.desc())
-            .limit(1)
-        )

@@ -1,17 +1,15 @@
 """The one place a Slack Web API client is built (base URL from SLACK_API_URL, retries on).
 
 Every client built here is an `InstrumentedWebClient`: each Web API call is counted and timed
-by method and outcome (bot.metrics). Bolt builds a plain WebClient of its own for each request;
-the `instrument_request_client` middleware makes that one count too.
+by method and outcome (bot.core.metrics). Bolt builds a plain WebClient of its own for each
+request; `bot.app`'s `instrument_request_client` middleware makes that one count too.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RetryHandler
@@ -53,15 +51,6 @@ def instrumented(client: WebClient) -> WebClient:
     if type(client) is WebClient:
         client.__class__ = InstrumentedWebClient
     return client
-
-
-def instrument_request_client(
-    context: BoltContext, next: Callable[[], BoltResponse]
-) -> BoltResponse:
-    """Bolt middleware (pass as `before_authorize`, so authorization's calls count too): Bolt
-    builds a plain WebClient for each request from the app's client; count its calls."""
-    instrumented(context.client)
-    return next()
 
 
 def retry_handlers() -> list[RetryHandler]:

@@ -13,10 +13,11 @@ The stores' tables are created by migration 0009, never at runtime.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import select
 
@@ -44,29 +45,18 @@ def state_store(db: Database) -> SQLAlchemyOAuthStateStore:
     )
 
 
+def prune_states(db: Database, *, now: datetime) -> int:
+    """Delete OAuth states that expired unused (an install page opened, never completed):
+    slack-sdk's store deletes a state only when it is consumed."""
+    table = state_store(db).oauth_states
+    cutoff = normalize_datetime_for_db(now)
+    with db.engine.begin() as conn:
+        result = conn.execute(table.delete().where(table.c.expire_at < cutoff))
+    return int(result.rowcount or 0)
+
+
 def client_id_of(settings: Settings) -> str:
     return (settings.slack_client_id or "").strip()
-
-
-def oauth_settings(settings: Settings, db: Database) -> OAuthSettings:
-    """Bolt's OAuth settings; call `settings.require_slack()` first."""
-    secret = settings.slack_client_secret
-    assert secret is not None, "require_slack() checks SLACK_CLIENT_SECRET"
-    client_id = client_id_of(settings)
-    return OAuthSettings(
-        client_id=client_id,
-        client_secret=secret.get_secret_value().strip(),
-        scopes=settings.scopes,
-        user_scopes=[],  # explicit: Bolt would otherwise read SLACK_USER_SCOPES itself
-        redirect_uri=settings.slack_redirect_uri or None,
-        install_path=INSTALL_PATH,
-        redirect_uri_path=REDIRECT_URI_PATH,
-        installation_store=installation_store(db, client_id),
-        installation_store_bot_only=True,  # only bot tokens: find_bot per request
-        state_store=state_store(db),
-        state_expiration_seconds=STATE_EXPIRATION_SECONDS,
-        logger=logging.getLogger("postmortem_bot.oauth"),
-    )
 
 
 class InstalledWorkspaces:
@@ -98,9 +88,6 @@ class InstalledWorkspaces:
             if client is not None:
                 clients.append(client)
         return clients
-
-    def team_ids(self) -> list[str]:
-        return [team_id for _enterprise, team_id in self._installed_teams()]
 
     def _installed_teams(self) -> list[tuple[str | None, str]]:
         bots = self._store.bots.c

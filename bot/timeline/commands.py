@@ -3,11 +3,14 @@ user's time zone, by `bot.timeparse`."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.core.errors import UserError
 from bot.core.timeparse import parse_time_prefix
+from bot.slack.mrkdwn import from_editable
 from storage.models import EventKind
 
 MAX_TEXT = 2900  # a section block holds 3000 characters; leave room for the prefix
@@ -100,3 +103,44 @@ def resolve(command: LogEvent, *, now: datetime, tz_name: str | None) -> Resolve
     parsed = parse_time_prefix(command.words, now=now, tz_name=tz_name)
     kind, text = take_kind(parsed.rest)  # `/timeline at 14:32 detection ...`
     return ResolvedEvent(parsed.moment, command.kind or kind or EventKind.NOTE, check_text(text))
+
+
+@dataclass(frozen=True)
+class EventEdit:
+    """The "Edit timeline event" modal, read back: what to save, or the errors to show inline."""
+
+    event_id: int
+    channel_id: str | None
+    occurred_at: datetime | None
+    kind: EventKind
+    text: str
+    errors: dict[str, str]
+
+
+def read_event_edit(
+    values: dict[str, Any], private_metadata: str | None, *, now: datetime
+) -> EventEdit:
+    """Read the modal's fields (times are UTC there, as the list shows them)."""
+    meta = json.loads(private_metadata or "{}")
+    errors: dict[str, str] = {}
+    moment: datetime | None = None
+    try:
+        when = parse_time_prefix(values["time"]["value"]["value"] or "", now=now, tz_name="UTC")
+        moment = when.moment
+        if when.rest:
+            errors["time"] = "Only a time here, like 2026-11-22 14:32 (UTC)."
+    except UserError as error:
+        errors["time"] = error.message
+    text = from_editable((values["text"]["value"]["value"] or "").strip())
+    try:
+        check_text(text)
+    except UserError as error:
+        errors["text"] = error.message
+    return EventEdit(
+        event_id=int(meta.get("event_id", 0)),
+        channel_id=meta.get("channel_id") or None,
+        occurred_at=moment,
+        kind=EventKind(values["kind"]["value"]["selected_option"]["value"]),
+        text=text,
+        errors=errors,
+    )
