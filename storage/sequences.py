@@ -31,4 +31,3 @@ def next_value(session: Session, team_id: str, name: str) -> int:
         except IntegrityError:
             continue  # another transaction created it first; bump that row instead
     raise RuntimeError(f"could not allocate the next {name} number for team {team_id}")
-
