@@ -11,6 +11,8 @@ Point the real client at it and it behaves like Slack::
 
 Used by the test-suite and by ``postmortem-bot demo``. The handlers live in the
 ``sandbox.slack`` modules; this module is the public façade (set-up, assertions, errors).
+Socket Mode (``apps.connections.open`` with ``app_token``, then a WebSocket) is in
+``sandbox.slack.socket_mode``; the ``*socket*`` methods below drive it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sandbox.slack.base import Call, Fault, JsonDict, SlackConfig
 from sandbox.slack.chat import react
 from sandbox.slack.http import FakeSlackServer
 from sandbox.slack.oauth import DEFAULT_SCOPE, issue_code
+from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.state import SlackState
 
 __all__ = ["Call", "FakeSlack", "FakeSlackTimeout"]
@@ -53,8 +56,10 @@ class FakeSlack:
         enterprise_id: str | None = None,
         team_name: str | None = None,
         bot_name: str = "postmortem-bot",
+        app_token: str = "xapp-1-A0001-test",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token  # app-level: only opens Socket Mode connections
         self.team_id = team_id
         self.team_domain = team_domain
         self._state = SlackState(
@@ -70,6 +75,7 @@ class FakeSlack:
                 enterprise_id=enterprise_id,
             )
         )
+        self._sockets = SocketModeHub(self._state, app_token=app_token, app_id=app_id)
         self._server: FakeSlackServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -81,7 +87,7 @@ class FakeSlack:
         """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
         if self._server is not None:
             return self
-        server = FakeSlackServer(self._state)
+        server = FakeSlackServer(self._state, self._sockets)
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
         self.api_url = f"{self.url}/api/"
         with self._state.lock:
@@ -104,6 +110,7 @@ class FakeSlack:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+        self._sockets.close()  # after the Web API: clients told to go away can't come back
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -361,6 +368,59 @@ class FakeSlack:
             lambda: f"{count} response_url posts; saw {len(self._state.response_posts)}",
         )
         return self.response_posts()
+
+    # --- Socket Mode (see sandbox.slack.socket_mode) ------------------------------------------
+
+    def socket_mode_connections(self) -> int:
+        """How many Socket Mode WebSockets are open now."""
+        return self._sockets.open_count()
+
+    def wait_for_socket_connections(self, count: int, timeout: float = 5.0) -> None:
+        """Block until exactly ``count`` WebSockets are open (0: until clients have gone)."""
+        self._wait(
+            lambda: self._sockets.open_count() == count,
+            timeout,
+            lambda: f"{count} open Socket Mode connections; {self._sockets.open_count()} open",
+        )
+
+    def send_socket_envelope(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Deliver a request as Slack does in Socket Mode; its ``envelope_id``.
+
+        ``kind`` is ``events_api`` (payload: the Events API JSON body), ``slash_commands``
+        (the command's form fields as an object) or ``interactive`` (the decoded ``payload``).
+        ``accepts_response_payload`` defaults as Slack sets it (see ``sandbox.slack.socket_mode``);
+        the retry fields exist on ``events_api`` only. Raises RuntimeError with no client
+        connected: Slack would queue and retry, a test wants to know.
+        """
+        return self._sockets.send_envelope(
+            kind,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+
+    def wait_for_socket_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """Block until the app acks ``envelope_id``; the ack's payload (``{}`` when bare)."""
+        self._wait(
+            lambda: self._sockets.ack(envelope_id) is not None,
+            timeout,
+            lambda: f"an ack of envelope {envelope_id}; got {sorted(self._sockets.acks)}",
+        )
+        return self._sockets.ack(envelope_id) or {}
+
+    def disconnect_socket_clients(self, reason: str = "refresh_requested") -> int:
+        """Send every open connection a ``disconnect`` message (``warning``,
+        ``refresh_requested`` or ``link_disabled``); how many were sent. Sockets stay open."""
+        return self._sockets.disconnect_all(reason)
 
     # --- read access for assertions -------------------------------------------------------------
 

@@ -7,6 +7,9 @@ Routes (all on one ``ThreadingHTTPServer``):
 * ``POST /upload/<file_id>`` — raw bytes of a ``files_upload_v2`` upload (no auth);
 * ``POST /response/<n>`` — a ``response_url`` (answers ``ok`` as hooks.slack.com does);
 * ``GET /files-pri/<team>-<file_id>/...`` — ``url_private`` downloads (Bearer auth).
+
+``apps.connections.open`` takes the app-level token instead of a bot token; its WebSocket server
+is ``sandbox.slack.socket_mode``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sandbox.slack import (
     conversations,
     files,
     oauth,
+    socket_mode,
     surfaces,
 )
 from sandbox.slack.base import (
@@ -66,7 +70,12 @@ def _bearer(headers: dict[str, str]) -> str | None:
 
 
 def answer(
-    st: SlackState, method: str, params: dict[str, Any], headers: dict[str, str], bad_json: bool
+    st: SlackState,
+    method: str,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    bad_json: bool,
+    sockets: socket_mode.SocketModeHub | None = None,
 ) -> tuple[int, JsonDict, dict[str, str]]:
     """(HTTP status, JSON body, extra headers) for one API call; caller holds the lock."""
     fault = st.take_fault(method)
@@ -77,6 +86,11 @@ def answer(
         if fault.kind == "server_error":
             return fault.status, {"ok": False, "error": "fatal_error"}, {}
         return 200, {"ok": False, "error": fault.error}, {}
+    if method == socket_mode.OPEN_METHOD and sockets is not None:  # the app-level token
+        try:
+            return 200, sockets.open_connection(_bearer(headers)), {}
+        except ApiError as exc:
+            return 200, exc.body(), {}
     cfg = st.cfg  # the workspace answering: the one whose bot token was used
     handler = chat.UNAUTHENTICATED.get(method)
     if method in oauth.HANDLERS:  # client id and secret instead of a token
@@ -91,7 +105,9 @@ def answer(
             return 200, {"ok": False, "error": "not_authed"}, {}
         found = oauth.config_for_token(st, token)
         if found is None:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+            app_token = sockets is not None and sockets.is_app_token(token)
+            error = "not_allowed_token_type" if app_token else "invalid_auth"
+            return 200, {"ok": False, "error": error}, {}
         cfg = found
     if bad_json:
         return 200, {"ok": False, "error": "invalid_json"}, {}
@@ -109,9 +125,10 @@ def answer(
 class FakeSlackServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, state: SlackState) -> None:
+    def __init__(self, state: SlackState, sockets: socket_mode.SocketModeHub | None = None) -> None:
         super().__init__(("127.0.0.1", 0), FakeSlackHandler)
         self.state = state
+        self.sockets = sockets
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -182,7 +199,8 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
             params, bad_json = {}, True
         st = self.state
         with st.lock:
-            status, body, extra = answer(st, method, params, headers, bad_json)
+            sockets = cast(FakeSlackServer, self.server).sockets
+            status, body, extra = answer(st, method, params, headers, bad_json, sockets)
             st.record(Call(method, params, headers, status, json.loads(json.dumps(body))))
         payload = json.dumps(body).encode("utf-8")
         self._send(status, payload, "application/json; charset=utf-8", extra)
