@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -13,10 +12,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 import handlers
-from bot.capture.writer import CaptureWriter
+from bot.capture import flows as capture_flows
+from bot.core.outbox import Job
+from bot.core.outbox_worker import JobSpec, OutboxWorkers
 from bot.core.settings import README_HINT, Settings
+from bot.followups import flows as followup_flows
+from bot.home import flows as home_flows
 from bot.jira.flows import JiraSync
+from bot.postmortem import flows as postmortem_flows
+from bot.reminders import flows as reminder_flows
 from bot.services import Services
+from bot.slack import posting
 from bot.slack.client import client_with_token, instrumented, make_web_client
 from bot.slack.oauth import (
     INSTALL_PATH,
@@ -28,11 +34,11 @@ from bot.slack.oauth import (
     state_store,
 )
 from bot.slack.workspaces import SingleWorkspace, Workspaces
-from bot.web.observability import ContextPreservingExecutor
+from bot.status import flows as status_flows
+from bot.timeline import flows as timeline_flows
 from storage.db import Database
 
-LISTENER_THREADS = 16
-SHUTDOWN_FLUSH_SECONDS = 30  # for captured messages still queued when the bot stops
+SHUTDOWN_DRAIN_SECONDS = 20.0  # the most a stop waits for recorded work (see Bot.close)
 
 
 class SlackStartupError(Exception):
@@ -41,21 +47,21 @@ class SlackStartupError(Exception):
 
 @dataclass
 class Bot:
-    """The Bolt app, the threads that run listener work after each ack, and the client of each
-    workspace for work that starts outside a request (reminders, the digest)."""
+    """The Bolt app, the outbox workers that carry out what requests recorded, and the client
+    of each workspace for work that starts outside a request (reminders, the digest)."""
 
     app: App
-    executor: ThreadPoolExecutor
+    workers: OutboxWorkers
+    services: Services
     workspaces: Workspaces
-    closers: list[Callable[[], object]] = field(default_factory=list)
     jira: JiraSync | None = None
 
-    def close(self) -> None:
-        """Finish the work already started (call after the server stops taking requests):
-        listeners still running, then what they queued (captured messages)."""
-        self.executor.shutdown(wait=True)
-        for closer in self.closers:
-            closer()
+    def close(self, timeout: float = SHUTDOWN_DRAIN_SECONDS) -> bool:
+        """Finish the work already recorded (call after the server stops taking requests): the
+        outbox jobs that are due, then the private replies still queued. True if in time."""
+        drained = self.workers.stop(timeout)
+        self.services.replies.close()
+        return drained
 
 
 def verify_slack(client: WebClient, api_url: str) -> None:
@@ -118,8 +124,6 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
     else:
         client = client or client_with_token(settings, None)  # also makes oauth.v2.access
     secret = settings.slack_signing_secret
-    # Runs each listener in a copy of the request's context: its logs keep the request id.
-    executor = ContextPreservingExecutor(LISTENER_THREADS, thread_name_prefix="listener")
     app = App(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
@@ -128,8 +132,10 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         # verify_slack just did it; Bolt would call auth.test a second time.
         token_verification_enabled=False,
         oauth_settings=flow,
-        process_before_response=False,
-        listener_executor=executor,
+        # Write, then ack: a listener records the change (and its side effects as outbox jobs)
+        # on the request's own thread, and Slack gets its answer when that commit is done.
+        # Nothing slow runs there: outbox workers do the rest on threads of their own.
+        process_before_response=True,
         before_authorize=instrument_request_client,  # count the per-request client's calls
         logger=logging.getLogger("postmortem_bot.bolt"),
     )
@@ -138,11 +144,29 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
         workspaces = InstalledWorkspaces.from_settings(services.db, settings)
     jira = make_jira_sync(services, workspaces)
-    writer = CaptureWriter(services.db)
-    services = replace(services, jira=jira, capture=writer)
+    services = replace(services, jira=jira, workspaces=workspaces)
+    replies = services.replies
+
+    def tell(job: Job, text: str) -> None:
+        replies.respond(job.payload.get("reply_to"), {"text": text, "response_type": "ephemeral"})
+
+    workers = OutboxWorkers(services.db, job_specs(services), tell=tell).start()
     handlers.register(app, services)
-    closers: list[Callable[[], object]] = [lambda: writer.flush(timeout=SHUTDOWN_FLUSH_SECONDS)]
-    return Bot(app=app, executor=executor, workspaces=workspaces, closers=closers, jira=jira)
+    return Bot(app=app, workers=workers, services=services, workspaces=workspaces, jira=jira)
+
+
+def job_specs(services: Services) -> list[JobSpec]:
+    """Every kind of outbox job the features define."""
+    return [
+        *posting.jobs(services.client_for),
+        *status_flows.jobs(services),
+        *capture_flows.jobs(services),
+        *timeline_flows.jobs(services),
+        *followup_flows.jobs(services),
+        *home_flows.jobs(services),
+        *postmortem_flows.jobs(services),
+        *reminder_flows.jobs(services),
+    ]
 
 
 def make_jira_sync(services: Services, workspaces: Workspaces) -> JiraSync | None:

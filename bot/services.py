@@ -5,22 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from slack_sdk import WebClient
+
+from bot.capture.service import IncidentChannels
 from bot.core.clock import Clock, utc_now
 from bot.core.settings import Settings
+from bot.slack.replies import Replies
+from bot.slack.workspaces import Workspaces
 from storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.capture.writer import CaptureWriter
     from bot.jira.flows import JiraSync
 
 
 @dataclass(frozen=True)
 class Services:
-    """The bot's shared parts. Listeners receive it as their `services` argument (the request's
-    context carries it); flows take it as their first argument."""
+    """The bot's shared parts. Listeners find it on their `Request`; flows and outbox jobs take
+    it as their first argument."""
 
     settings: Settings
     db: Database
     clock: Clock = field(default=utc_now)
     jira: JiraSync | None = None  # set by create_bot when Jira is configured
-    capture: CaptureWriter | None = None  # set by create_bot: the live capture write path
+    workspaces: Workspaces | None = None  # set by create_bot: each workspace's client, for jobs
+    replies: Replies = field(default_factory=Replies)  # private replies after the ack
+    channels: IncidentChannels = field(default_factory=IncidentChannels)  # capture's memory
+
+    def client_for(self, team_id: str) -> WebClient | None:
+        """The client that speaks for `team_id` (None: the bot is not installed there)."""
+        return self.workspaces.client_for(team_id) if self.workspaces is not None else None

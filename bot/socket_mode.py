@@ -33,7 +33,7 @@ class SocketModeRunner:
         app_token: str,
         *,
         shutdown_timeout: float = 20.0,
-        on_drained: Callable[[], None] | None = None,
+        on_drained: Callable[[], object] | None = None,
     ) -> None:
         self._handler = SocketModeHandler(app, app_token)
         self._shutdown_timeout = shutdown_timeout

@@ -1,9 +1,8 @@
 """Capturing incident channels: every `message` event (message.channels / message.groups).
 
-Bolt acknowledges events before running the listener; the listener only queues the event for
-the capture writer (bot/capture/writer.py explains why), so it frees its thread at once.
-Bolt runs only the first listener that matches a request: this is THE listener for `message`
-events; anything else that needs message events should be called from here.
+The event is stored before the ack (one short transaction), so an event Slack was told arrived
+is never lost. Bolt runs only the first listener that matches a request: this is THE listener
+for `message` events; anything else that needs message events should be called from here.
 """
 
 from __future__ import annotations

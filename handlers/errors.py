@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import UserError
+from bot.slack.replies import Replies
 
 log = logging.getLogger("postmortem_bot.errors")
 
@@ -60,14 +61,26 @@ def _user_and_channel(body: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def tell_user(
-    text: str, body: dict[str, Any], respond: Respond | None, client: WebClient | None
+    text: str,
+    body: dict[str, Any],
+    respond: Respond | None,
+    client: WebClient | None,
+    replies: Replies | None = None,
 ) -> None:
-    """Show `text` to the person behind the request, privately, by whatever route exists."""
+    """Show `text` to the person behind the request, privately, by whatever route exists: on
+    the reply threads when there are some (never holding up the answer to Slack)."""
+    user, channel = _user_and_channel(body)
+    url = respond.response_url if respond is not None else None
+    if replies is not None:
+        if replies.respond(url, {"text": text, "response_type": "ephemeral"}):
+            return
+        if client is not None and user and channel:
+            replies.ephemeral(client, channel=channel, user=user, text=text)
+        return
     try:
-        if respond is not None and respond.response_url:
+        if respond is not None and url:
             respond(text=text, response_type="ephemeral", replace_original=False)
             return
-        user, channel = _user_and_channel(body)
         if client is not None and user and channel:
             client.chat_postEphemeral(channel=channel, user=user, text=text)
     except Exception:
@@ -84,7 +97,9 @@ def report(error: Exception, args: Args) -> None:
         return
     if ack.response is None:
         ack()
-    tell_user(text, args.body, args.respond, args.client)
+    services = args.context.get("services")
+    replies = getattr(services, "replies", None)
+    tell_user(text, args.body, args.respond, args.client, replies)
 
 
 def handle_uncaught(

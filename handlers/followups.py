@@ -20,63 +20,62 @@ from handlers.request import Request, listener
 
 
 def followup_command(request: Request) -> None:
-    # Parsing is pure and instant: usage and grammar errors go back in the ack itself.
+    """Everything is recorded before the ack, which carries the private answer if any."""
     command = request.payload
     parsed = parse_followup_command(command.get("text", ""))
     if isinstance(parsed, Help):
-        request.ack(text=USAGE, response_type="ephemeral")
+        request.answer(USAGE)
         return
-    request.ack()
     services, client, origin = request.services, request.client, request.origin
     if isinstance(parsed, MarkDone):
-        request.reply(flows.mark_done(services, client, origin, parsed.ref))
+        request.answer(flows.mark_done(services, origin, parsed.ref))
     elif isinstance(parsed, Export):
-        request.reply(flows.export(services, client, origin, parsed))
+        request.answer(flows.export(services, origin, parsed, reply_to=request.response_url))
     elif isinstance(parsed, ListFollowUps):
-        request.reply(*flows.list_answer(services, client, origin, parsed.scope))
+        request.answer(*flows.list_answer(services, client, origin, parsed.scope))
     else:
         key = f"command:{command['trigger_id']}" if command.get("trigger_id") else None
         flows.create_from_command(services, client, origin, parsed, request_key=key)
+        request.ack()
 
 
 def create_followup_shortcut(request: Request) -> None:
-    request.ack()
     message, trigger = request.payload.get("message") or {}, request.payload["trigger_id"]
     flows.open_create_modal(request.services, request.client, request.origin, message, trigger)
+    request.ack()
 
 
 def create_followup_submission(request: Request) -> None:
-    saved = flows.save_from_modal(request.services, request.client, request.origin, request.payload)
-    if isinstance(saved, dict):
-        request.ack(response_action="errors", errors=saved)
-        return
-    request.ack()
-    if saved is not None:
-        flows.announce(request.services, request.client, saved)
+    errors = flows.save_from_modal(
+        request.services, request.client, request.origin, request.payload
+    )
+    if errors:
+        request.ack(response_action="errors", errors=errors)
+    else:
+        request.ack()
 
 
 def followup_status_button(request: Request) -> None:
+    flows.set_status(request.services, request.origin, request.payload.get("value", ""))
     request.ack()
-    value = request.payload.get("value", "")
-    flows.set_status(request.services, request.client, request.origin, value)
 
 
 def followup_owner_select(request: Request) -> None:
-    request.ack()
     block, owner = request.payload.get("block_id", ""), request.payload.get("selected_user")
-    flows.set_owner(request.services, request.client, request.origin, block, owner or None)
+    flows.set_owner(request.services, request.origin, block, owner or None)
+    request.ack()
 
 
 def followup_due_picker(request: Request) -> None:
-    request.ack()
     block, selected = request.payload.get("block_id", ""), request.payload.get("selected_date")
     flows.set_due_date(request.services, request.client, request.origin, block, selected)
+    request.ack()
 
 
 def followup_export_button(request: Request) -> None:
-    request.ack()
     value = request.payload.get("value")
-    request.reply(flows.export_button(request.services, request.client, request.origin, value))
+    flows.export_button(request.services, request.origin, value, request.response_url)
+    request.ack()
 
 
 def register(app: App) -> None:

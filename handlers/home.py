@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from slack_bolt import App
-from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import UserError
 from bot.home import blocks, flows
-from handlers.errors import message_for
 from handlers.request import Request, listener
 
 
@@ -15,24 +13,18 @@ def app_home_opened(request: Request) -> None:
     event = request.payload
     if event.get("tab") != "home" or not event.get("user"):
         return
-    flows.publish_home(request.services, request.client, request.team_id, event["user"])
+    flows.home_opened(request.services, request.team_id, event["user"])
 
 
 def home_followup_button(request: Request) -> None:
-    request.ack()
-    services, client, origin, action = (
-        request.services,
-        request.client,
-        request.origin,
-        request.payload,
-    )
+    action = request.payload
     try:
-        notice = flows.followup_button(
-            services, client, origin, action["action_id"], action.get("value")
+        flows.followup_button(
+            request.services, request.origin, action["action_id"], action.get("value")
         )
-    except (UserError, SlackApiError) as error:  # Home has no channel to answer in
-        notice = message_for(error)
-    flows.publish_home(services, client, origin.team_id, origin.user_id, notice)
+    except UserError as error:  # Home has no channel to answer in
+        flows.notify(request.services, request.origin, error.message)
+    request.ack()
 
 
 def home_open_in_channel(request: Request) -> None:

@@ -21,29 +21,33 @@ from handlers.request import Request, listener
 
 
 def incident_command(request: Request) -> None:
-    # Parsing is pure and instant: usage and parse errors go back in the ack itself.
+    """Everything is recorded before the ack, which carries the private answer if any."""
     parsed = parse_incident_command(request.payload.get("text", ""))
     if isinstance(parsed, Help):
-        request.ack(text=USAGE, response_type="ephemeral")
+        request.answer(USAGE)
         return
-    request.ack()
-    services, client, origin = request.services, request.client, request.origin
-    note: str | None
+    services, origin, reply_to = request.services, request.origin, request.response_url
+    note: str | None = None
     if isinstance(parsed, Declare):
-        note = flows.declare(services, client, origin, parsed.title, parsed.severity)
+        flows.declare(
+            services, request.client, origin, parsed.title, parsed.severity, reply_to=reply_to
+        )
     elif isinstance(parsed, ShowStatus):
         summary = flows.status_summary(services, origin)
         if summary is not None:
-            request.reply(*summary)
+            request.answer(*summary)
             return
         note = NO_INCIDENT_HINT
     elif isinstance(parsed, Update | SetComponents):
-        note = flows.update(services, client, origin, parsed)
+        trigger = request.trigger_id
+        note = flows.update(services, origin, parsed, trigger_id=trigger, reply_to=reply_to)
     else:
         assert isinstance(parsed, SetSeverity | SetStatus)
-        note = flows.change(services, client, origin, parsed)
+        note = flows.change(services, origin, parsed, reply_to=reply_to)
     if note:
-        request.reply(note)
+        request.answer(note)
+    else:
+        request.ack()
 
 
 def register(app: App) -> None:

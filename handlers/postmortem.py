@@ -23,56 +23,54 @@ from storage.models import PostmortemStatus
 
 
 def postmortem_command(request: Request) -> None:
+    """Everything is recorded before the ack, which carries the private answer if any."""
     parsed = parse_postmortem_command(request.payload.get("text", ""))
     if isinstance(parsed, Help):
-        request.ack(text=USAGE, response_type="ephemeral")
+        request.answer(USAGE)
         return
-    request.ack()
-    services, client, origin = request.services, request.client, request.origin
+    services, origin = request.services, request.origin
     if isinstance(parsed, Generate):
-        flows.check(services, origin, force=parsed.force)
-        request.reply(flows.GENERATING)
-        note = flows.generate(
-            services, client, origin, template=parsed.template, force=parsed.force
+        request.answer(
+            flows.request_generation(
+                services,
+                origin,
+                template=parsed.template,
+                force=parsed.force,
+                reply_to=request.response_url,
+            )
         )
-        if note:
-            request.reply(note)
-    elif isinstance(parsed, SetStatus):
-        flows.change_status(services, client, origin, parsed.status)
+        return
+    if isinstance(parsed, Show):
+        request.answer(flows.show(services, origin))
+        return
+    if isinstance(parsed, Remove):
+        request.answer(flows.remove_document(services, origin))
+        return
+    if isinstance(parsed, SetStatus):
+        flows.change_status(services, origin, parsed.status)
     elif isinstance(parsed, SetOwner):
-        flows.change_owner(services, client, origin, parsed.user_id)
-    elif isinstance(parsed, Attach):
-        flows.attach_document(services, client, origin, parsed.url)
-    elif isinstance(parsed, Show):
-        request.reply(flows.show(services, origin))
+        flows.change_owner(services, origin, parsed.user_id)
     else:
-        assert isinstance(parsed, Remove)
-        request.reply(flows.remove_document(services, client, origin))
+        assert isinstance(parsed, Attach)
+        flows.attach_document(services, origin, parsed.url)
+    request.ack()
 
 
 def postmortem_status_button(request: Request) -> None:
-    request.ack()
     raw_id, _, status = request.payload["value"].partition(":")
     flows.change_status(
-        request.services,
-        request.client,
-        request.origin,
-        PostmortemStatus(status),
-        postmortem_id=int(raw_id),
+        request.services, request.origin, PostmortemStatus(status), postmortem_id=int(raw_id)
     )
+    request.ack()
 
 
 def postmortem_owner_select(request: Request) -> None:
-    request.ack()
     action = request.payload
     postmortem_id = int(action.get("block_id", "").removeprefix("postmortem-"))
     flows.change_owner(
-        request.services,
-        request.client,
-        request.origin,
-        action["selected_user"],
-        postmortem_id=postmortem_id,
+        request.services, request.origin, action["selected_user"], postmortem_id=postmortem_id
     )
+    request.ack()
 
 
 def register(app: App) -> None:

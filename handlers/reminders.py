@@ -23,15 +23,14 @@ def _dm(request: Request) -> ReminderDm:
 
 
 def reminder_done_button(request: Request) -> None:
+    flows.done(request.services, request.origin, request.payload.get("value"), _dm(request))
     request.ack()
-    value = request.payload.get("value")
-    flows.done(request.services, request.client, request.origin, value, _dm(request))
 
 
 def reminder_snooze_button(request: Request) -> None:
-    request.ack()
     value, days = request.payload.get("value"), SNOOZE_DAYS[request.payload["action_id"]]
-    flows.snooze(request.services, request.client, request.origin, value, _dm(request), days)
+    flows.snooze(request.services, request.origin, value, _dm(request), days)
+    request.ack()
 
 
 def reminder_open_button(request: Request) -> None:

@@ -7,11 +7,12 @@ read from the payload in one place, and a test can call a listener with a `Reque
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_bolt.kwargs_injection import Args
 from slack_sdk import WebClient
@@ -21,6 +22,7 @@ from bot.slack.origin import Origin
 from handlers.errors import report
 
 Json = dict[str, Any]
+log = logging.getLogger("postmortem_bot.handlers")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,19 @@ class Request:
         return str(self.body.get("channel_id") or (self.body.get("channel") or {}).get("id") or "")
 
     @property
+    def response_url(self) -> str | None:
+        """Where private answers go after the ack (commands, shortcuts, message buttons)."""
+        url = self.body.get("response_url") or self.payload.get("response_url")
+        if not url:
+            urls = self.body.get("response_urls") or []  # a modal with a conversation picker
+            url = urls[0].get("response_url") if urls else None
+        return str(url) if url else None
+
+    @property
+    def trigger_id(self) -> str | None:
+        return self.body.get("trigger_id") or None
+
+    @property
     def origin(self) -> Origin:
         return Origin(
             team_id=self.team_id,
@@ -59,18 +74,34 @@ class Request:
             enterprise_id=self.context.enterprise_id,
         )
 
-    def reply(self, text: str, blocks: list[Json] | None = None) -> None:
-        """Answer privately (after the ack), through the request's response_url."""
-        self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    def answer(self, text: str, blocks: list[Json] | None = None) -> None:
+        """Acknowledge with a private answer (slash commands: the HTTP answer carries it)."""
+        if blocks is None:
+            self.ack(text=text, response_type="ephemeral")
+        else:
+            self.ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    def reply(
+        self, text: str, blocks: list[Json] | None = None, *, replace_original: bool = False
+    ) -> None:
+        """Answer privately after the ack, through the request's response_url, on a thread of
+        its own (the ack is never held up by it)."""
+        message: Json = {"text": text, "response_type": "ephemeral"}
+        if blocks is not None:
+            message["blocks"] = blocks
+        message["replace_original"] = replace_original
+        self.services.replies.respond(self.response_url, message)
 
 
 Listener = Callable[[Request], None]
 
 
-def listener(handle: Listener) -> Callable[[Args], None]:
-    """Make `handle(request)` a Bolt listener: any error it raises becomes a reply."""
+def listener(handle: Listener) -> Callable[[Args], BoltResponse | None]:
+    """Make `handle(request)` a Bolt listener: any error it raises becomes a reply; an Events
+    API delivery that could not be handled answers 500, so Slack delivers it again (its claim
+    was rolled back with the rest of the transaction)."""
 
-    def wrapper(args: Args) -> None:
+    def wrapper(args: Args) -> BoltResponse | None:
         request = Request(
             ack=args.ack,
             respond=args.respond,
@@ -83,7 +114,12 @@ def listener(handle: Listener) -> Callable[[Args], None]:
         try:
             handle(request)
         except Exception as error:
+            if args.body.get("type") == "event_callback":
+                log.warning("event %s not handled; Slack will retry it", args.body.get("event_id"))
+                log.debug("event failure", exc_info=error)
+                return BoltResponse(status=500, body="")
             report(error, args)
+        return None
 
     # No functools.wraps: Bolt unwraps __wrapped__ and would inject the inner arguments.
     wrapper.__name__ = handle.__name__

@@ -19,53 +19,61 @@ from handlers.request import Request, listener
 def timeline_command(request: Request) -> None:
     parsed = parse_timeline_command(request.payload.get("text", ""))
     if isinstance(parsed, Help):
-        request.ack(text=USAGE, response_type="ephemeral")
+        request.answer(USAGE)
         return
-    request.ack()
     if isinstance(parsed, ListEvents):
-        request.reply(*flows.timeline_list(request.services, request.origin))
+        request.answer(*flows.timeline_list(request.services, request.origin))
         return
     assert isinstance(parsed, LogEvent)
-    flows.log_event(request.services, request.client, request.origin, parsed)
+    flows.log_event(
+        request.services,
+        request.client,
+        request.origin,
+        parsed,
+        trigger_id=request.trigger_id,
+        reply_to=request.response_url,
+    )
+    request.ack()
 
 
 def add_to_timeline_shortcut(request: Request) -> None:
-    request.ack()
     message = request.payload["message"]
-    request.reply(
-        flows.add_from_shortcut(request.services, request.client, request.origin, message)
+    flows.add_from_shortcut(
+        request.services, request.origin, message, reply_to=request.response_url
     )
+    request.ack()
 
 
 def timeline_reaction_added(request: Request) -> None:
-    flows.reaction_added(
+    flows.reaction(
         request.services,
-        request.client,
         team_id=request.team_id,
         event_id=request.body["event_id"],
         event=request.payload,
+        added=True,
     )
 
 
 def timeline_reaction_removed(request: Request) -> None:
-    flows.reaction_removed(
+    flows.reaction(
         request.services,
-        request.client,
         team_id=request.team_id,
         event_id=request.body["event_id"],
         event=request.payload,
+        added=False,
     )
 
 
 def timeline_event_menu(request: Request) -> None:
-    request.ack()
     verb, _, raw_id = request.payload["selected_option"]["value"].partition(":")
     if verb == "edit":
         trigger = request.body["trigger_id"]
         flows.open_edit(request.services, request.client, request.origin, int(raw_id), trigger)
+        request.ack()
         return
     text, message = flows.delete(request.services, request.origin, int(raw_id))
-    request.respond(text=text, blocks=message, replace_original=True, response_type="ephemeral")
+    request.ack()
+    request.reply(text, message, replace_original=True)
 
 
 def timeline_event_edit_submission(request: Request) -> None:
@@ -79,8 +87,11 @@ def timeline_event_edit_submission(request: Request) -> None:
         return
     request.ack()  # after the commit: once the modal closes, the edit is stored
     if edit.channel_id:
-        request.client.chat_postEphemeral(
-            channel=edit.channel_id, user=request.user_id, text=f"Timeline event updated: {saved}"
+        services.replies.ephemeral(
+            request.client,
+            channel=edit.channel_id,
+            user=request.user_id,
+            text=f"Timeline event updated: {saved}",
         )
 
 

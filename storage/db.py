@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("postmortem_bot.db")
 
 
 class Database:
@@ -18,6 +21,20 @@ class Database:
         self.url = url
         self.engine: Engine = _create_engine(url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._commit_hooks: list[Callable[[Session], None]] = []
+        event.listen(self._sessions, "after_commit", self._after_commit)
+
+    def on_commit(self, hook: Callable[[Session], None]) -> None:
+        """Call `hook(session)` after each commit (say, to wake the outbox workers at once
+        when a transaction wrote jobs down); a failing hook is logged, never raised."""
+        self._commit_hooks.append(hook)
+
+    def _after_commit(self, session: Session) -> None:
+        for hook in self._commit_hooks:
+            try:
+                hook(session)
+            except Exception:
+                log.exception("a commit hook failed")
 
     @property
     def dialect(self) -> str:

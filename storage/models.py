@@ -564,3 +564,54 @@ class JobClaim(Base):
     slot: Mapped[str] = mapped_column(String(64), primary_key=True)
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"  # to do (or being done, while its lease holds)
+    DONE = "done"
+    DEAD = "dead"  # failed for good (a permanent refusal, or too many attempts)
+
+
+class OutboxJob(Base):
+    """A side effect (a Slack post, a DM, a Jira call, a canvas) recorded in the same transaction
+    as the change that causes it, and carried out by the outbox workers of any replica: nothing
+    acknowledged to Slack is lost in a crash, and nothing is done twice (see bot.core.outbox)."""
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (
+        # What the workers ask for: due jobs of a lane (only pending rows are indexed).
+        Index(
+            "ix_outbox_jobs_due",
+            "lane",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        # Jobs of one ordering key run one at a time, oldest first.
+        Index(
+            "ix_outbox_jobs_pending_order",
+            "ordering_key",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_outbox_jobs_finished_at", "finished_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID))
+    kind: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    # At most one live job per key (e.g. one generation per incident); cleared when it ends.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    ordering_key: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(128))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)

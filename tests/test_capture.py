@@ -16,12 +16,9 @@ from bot.capture.events import (
     Delete,
     Upsert,
     datetime_to_ts,
-    delivery_of,
     interpret_event,
     ts_to_datetime,
 )
-from bot.capture.writer import CaptureWriter
-from bot.incidents.service import Workspace, declare_incident
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import CapturedMessage, ProcessedEvent
@@ -319,39 +316,27 @@ def test_events_are_acknowledged_before_they_are_stored(bench: Bench) -> None:
     wait_for_row(bench.db, message["ts"])
 
 
-def test_one_bad_event_does_not_take_its_batch_down(db: Database) -> None:
+def test_an_event_that_cannot_be_stored_is_not_acknowledged(bench: Bench) -> None:
+    """Each event is stored before its ack: one that fails gets a 500 (Slack delivers it again,
+    its claim rolled back), and the others around it are stored and acknowledged."""
+    declare(bench)
     now = datetime.now(UTC)
-    with db.session() as session:
-        declare_incident(
-            session,
-            workspace=Workspace("T0001"),
-            channel_id=INCIDENT_CHANNEL,
-            channel_private=False,
-            commander_id=ALICE,
-            title="Queue backlog",
-            severity=None,
-            now=now,
-        )
-    writer = CaptureWriter(db)
     authors = {"Ev0GOOD1": ALICE, "Ev0BAD": "U" * 40, "Ev0GOOD2": BOB}  # ids are 32 at most
+    statuses = {}
     for n, (event_id, author) in enumerate(authors.items()):
         ts = f"{now.timestamp() + n:.6f}"
         event = {"type": "message", "user": author, "text": event_id, "ts": ts}
-        delivery = delivery_of(
-            team_id="T0001",
-            event_id=event_id,
-            event={**event, "channel": INCIDENT_CHANNEL},
-            received_at=now,
-        )
-        assert delivery is not None and writer.submit(delivery)
-    assert writer.flush(timeout=10)
+        event = {**event, "channel": INCIDENT_CHANNEL, "channel_type": "channel"}
+        statuses[event_id] = bench.requests.event(event, event_id=event_id).status
 
-    texts = {row.text for row in captured(db).values()}
-    with db.session() as session:
+    texts = {row.text for row in captured(bench.db).values()}
+    with bench.db.session() as session:
         claimed = set(session.scalars(select(ProcessedEvent.event_id)).all())
+    assert statuses["Ev0GOOD1"] == statuses["Ev0GOOD2"] == 200
     assert {"Ev0GOOD1", "Ev0GOOD2"} <= texts and {"Ev0GOOD1", "Ev0GOOD2"} <= claimed
-    if db.dialect == "postgresql":  # SQLite does not enforce VARCHAR lengths
-        # Not stored and not claimed either: Slack's retry of it would be processed.
+    if bench.db.dialect == "postgresql":  # SQLite does not enforce VARCHAR lengths
+        assert statuses["Ev0BAD"] == 500
+        # Not stored and not claimed either: Slack's retry of it is processed.
         assert "Ev0BAD" not in texts and "Ev0BAD" not in claimed
 
 

@@ -89,7 +89,14 @@ def link_of(bench: Bench, item: FollowUp) -> JiraLink:
 
 
 def export(bench: Bench, text: str, user: str = ALICE) -> str:
-    answer = bench.reply_to("/followup", f"export {text}", user=user)
+    """`/followup export ...`: the ack says the export started (Jira is never called before the
+    ack); the result comes privately through the response_url once Jira has answered."""
+    reply, response_url = bench.command("/followup", f"export {text}", user=user)
+    started = reply.json()
+    assert reply.status == 200 and started.get("response_type") == "ephemeral"
+    if not str(started["text"]).startswith("Exporting"):
+        return str(started["text"])  # nothing to export: answered at once
+    answer = bench.ephemeral_reply(response_url, timeout=10)
     assert answer.get("response_type") == "ephemeral"
     return str(answer["text"])
 

@@ -9,10 +9,13 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from sqlalchemy import select
 
+from bot.app import job_specs
+from bot.core.outbox_worker import OutboxWorkers
 from bot.incidents import flows as incident_flows
 from bot.services import Services
 from bot.slack.client import make_web_client
 from bot.slack.origin import Origin
+from bot.slack.workspaces import SingleWorkspace
 from handlers.followups import followup_command
 from handlers.request import Request
 from handlers.timeline import timeline_command
@@ -34,7 +37,9 @@ class Recorder:
 
 
 def _services(slack: FakeSlack, db: Database) -> Services:
-    return Services(settings=sandbox_settings(slack, db.url), db=db)
+    settings = sandbox_settings(slack, db.url)
+    workspace = SingleWorkspace(make_web_client(settings))
+    return Services(settings=settings, db=db, workspaces=workspace)
 
 
 def _command_request(
@@ -65,7 +70,10 @@ def test_timeline_listener_called_directly(slack: FakeSlack, db: Database) -> No
     assert ack.calls == [{}]
     with db.session() as session:
         texts = session.scalars(select(TimelineEvent.text)).all()
-    assert "Rolled back deploy 4812" in texts
+    assert "Rolled back deploy 4812" in texts  # stored before the ack
+    echoed = [m for m in slack.messages(INCIDENT_CHANNEL) if "4812" in m.get("text", "")]
+    assert echoed == []  # the echo is an outbox job: not posted by the listener
+    assert OutboxWorkers(db, job_specs(services)).run_pending() >= 2  # announcement, echo
     assert any(
         "Rolled back deploy 4812" in m.get("text", "") for m in slack.messages(INCIDENT_CHANNEL)
     )

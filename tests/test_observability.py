@@ -143,7 +143,7 @@ def test_json_logs_of_a_slash_command_carry_its_request_id_and_no_secrets_or_use
         configure_logging(
             "INFO", "json", secrets=secret_values(settings), stream=captured_logs.stream
         )
-        # the listener's work after the ack fails: its warning is logged from a pool thread
+        # the work after the ack fails: its error is logged from an outbox worker
         slack.fail("chat.postMessage", "channel_not_found")
         request_id = f"lb-{uuid.uuid4().hex}"
         response_url = slack.new_response_url()
@@ -167,19 +167,27 @@ def test_json_logs_of_a_slash_command_carry_its_request_id_and_no_secrets_or_use
         assert line["time"].endswith("Z")
         assert datetime.fromisoformat(line["time"]).tzinfo is not None
 
-    [warning] = [line for line in logged if line["logger"] == "postmortem_bot.errors"]
-    assert warning["level"] == "WARNING" and warning["request_id"] == request_id
-    assert warning["thread"].startswith("listener")  # Bolt's executor, after the ack
-    assert "channel_not_found" in warning["exception"]
+    # the announcement is an outbox job: a worker runs it after the ack, under the request's id
+    [failure] = [
+        line
+        for line in logged
+        if line["logger"] == "postmortem_bot.outbox" and "given up" in line["message"]
+    ]
+    assert failure["level"] == "ERROR" and failure["request_id"] == request_id
+    assert failure["thread"].startswith("outbox")
+    assert "channel_not_found" in failure["message"]
 
     access = [line for line in logged if line["logger"] == "postmortem_bot.http"]
     assert [(a["kind"], a["status"]) for a in access] == [("slash_command", 200)] * 2
     assert access[0]["request_id"] == request_id
     generated = access[1]["request_id"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated) and generated != request_id
-    # every line written by a listener thread belongs to one of the two requests
-    listener_lines = [line for line in logged if line["thread"].startswith("listener")]
-    assert {line.get("request_id") for line in listener_lines} <= {request_id, generated}
+    # every line written by an outbox worker belongs to one of the two requests
+    worker_lines = [line for line in logged if line["thread"].startswith("outbox")]
+    assert worker_lines and {line.get("request_id") for line in worker_lines} <= {
+        request_id,
+        generated,
+    }
 
     assert marker not in raw and "Quokka" not in raw  # the command's text
     assert slack.bot_token not in raw and SIGNING_SECRET not in raw

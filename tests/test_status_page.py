@@ -155,11 +155,11 @@ def test_stakeholder_channel_without_the_bot_is_explained(slack: FakeSlack, db: 
 def test_private_incident_never_reaches_stakeholders(stakeholder_bench: Bench) -> None:
     bench = stakeholder_bench
     _declare(bench, "Leaked key", channel=PRIVATE_CHANNEL)
-    _, url = bench.command("/incident", "update --public rotating it", channel=PRIVATE_CHANNEL)
-    assert "channel is private" in bench.ephemeral_reply(url)["text"]
-    _, url = bench.command("/incident", "resolved", channel=PRIVATE_CHANNEL)
-    wait_until(lambda: len(bench.slack.response_posts(url)) >= 1, what="the private note")
-    assert "resolution notice was posted here only" in bench.slack.response_posts(url)[0]["text"]
+    answer = bench.reply_to("/incident", "update --public rotating it", channel=PRIVATE_CHANNEL)
+    assert "channel is private" in answer["text"]
+    answer = bench.reply_to("/incident", "resolved", channel=PRIVATE_CHANNEL)
+    assert "resolution notice was posted here only" in answer["text"]
+    wait_until(lambda: len(_posts(bench, PRIVATE_CHANNEL)) >= 3, what="the channel messages")
     assert _posts(bench, STATUS_CHANNEL) == []
     assert len(_posts(bench, PRIVATE_CHANNEL)) == 3
 

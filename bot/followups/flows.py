@@ -1,6 +1,6 @@
-"""Follow-up orchestration for listeners: create (command, shortcut, modal), change (buttons,
-`/followup done`), list and export; each change refreshes the announcement, notes it in its
-thread and moves the Jira issue (no Bolt). Slack is never called inside a transaction."""
+"""Follow-ups: each creation or change is recorded before the ack together with what it implies
+in Slack and Jira (outbox jobs: the announcement, its refresh and the note in its thread, the
+Jira export or status push); the jobs run those afterwards, once each (no Bolt)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
+from bot.core import outbox
 from bot.core.dates import check_due_date, local_today
 from bot.core.errors import UserError
+from bot.core.outbox_worker import JobRun, JobSpec
 from bot.followups import announcement, blocks, modal
 from bot.followups.commands import (
     CreateFollowUp,
@@ -35,43 +37,93 @@ from bot.followups.service import (
     get_followup,
     incident_for_followup,
     list_followups,
+    open_followup_ids,
     reassign,
+    set_announcement,
 )
 from bot.incidents.service import latest_incident_in_channel
+from bot.jira import outbound
 from bot.jira.export import ExportResult
 from bot.jira.flows import JiraSync
 from bot.services import Services
 from bot.slack.messages import permalink
 from bot.slack.mrkdwn import from_editable
+from bot.slack.once import post_once
 from bot.slack.origin import Origin
+from bot.slack.posting import channel_key, client_or_fail
 from bot.slack.users import user_timezone
 from storage.models import FollowUp, FollowUpField, FollowUpStatus
 
 log = logging.getLogger("postmortem_bot.followups")
+
+ANNOUNCE = "followups.announce"
+PUBLISH_CHANGE = "followups.publish_change"
+REFRESH_MODAL = "followups.refresh_modal"
+EXPORT = "jira.export"
+PUSH_STATUS = "jira.push_status"
 
 STALE = "That button is out of date: use the latest message of the follow-up, or App Home."
 Message = tuple[str, list[dict[str, Any]]]
 ChangeFn = Callable[[Session, FollowUp], Change | None]
 
 
-def announce(services: Services, client: WebClient, followup: FollowUp) -> None:
-    """Post a new follow-up in its channel; with JIRA_AUTO_EXPORT, export it too."""
-    jira = services.jira
-    announcement.announce(client, services.db, followup, jira_enabled=jira is not None)
-    if jira is not None and services.settings.jira_auto_export:
-        result = jira.export(client, followup.team_id, followup.id, by=followup.created_by)
-        if not result.ok:
-            log.info("auto-export of %s failed; retried by the sync job", followup.key)
+# -- recording (before the ack) -----------------------------------------------------------------
 
 
-def publish_change(
-    services: Services, client: WebClient, followup: FollowUp, change: Change | None
+def enqueue_announce(session: Session, services: Services, followup: FollowUp) -> None:
+    """Announce a new follow-up in its channel (and export it, with JIRA_AUTO_EXPORT)."""
+    channel = followup.incident.channel_id
+    outbox.enqueue(
+        session,
+        ANNOUNCE,
+        {"followup_id": followup.id},
+        team_id=followup.team_id,
+        ordering_key=channel_key(followup.team_id, channel),
+    )
+    if services.jira is not None and services.settings.jira_auto_export:
+        enqueue_export(session, followup.team_id, [followup.id], by=followup.created_by)
+
+
+def enqueue_change(
+    session: Session, services: Services, followup: FollowUp, change: Change | None
 ) -> None:
-    """Refresh the announcement, note the change in its thread, and move the Jira issue."""
-    jira = services.jira
-    announcement.publish_change(client, followup, change, jira_enabled=jira is not None)
-    if jira is not None and change is not None and change.field is FollowUpField.STATUS:
-        jira.status_changed(client, followup)
+    """Publish a change (refresh the announcement, note it in its thread) and, for a status
+    change of an exported follow-up, move its Jira issue."""
+    if change is None:
+        return
+    channel = followup.announcement_channel_id or followup.incident.channel_id
+    outbox.enqueue(
+        session,
+        PUBLISH_CHANGE,
+        {"followup_id": followup.id, "note": blocks.change_note(followup, change)},
+        team_id=followup.team_id,
+        ordering_key=channel_key(followup.team_id, channel),
+    )
+    if (
+        services.jira is not None
+        and change.field is FollowUpField.STATUS
+        and outbound.request_push(session, followup.id)
+    ):
+        outbox.enqueue(
+            session,
+            PUSH_STATUS,
+            {"followup_id": followup.id},
+            team_id=followup.team_id,
+            lane=outbox.Lane.SLOW,
+            ordering_key=f"jira:{followup.team_id}:{followup.id}",
+        )
+
+
+def enqueue_export(
+    session: Session, team_id: str, ids: list[int], *, by: str, reply_to: str | None = None
+) -> None:
+    outbox.enqueue(
+        session,
+        EXPORT,
+        {"followup_ids": ids, "by": by, "reply_to": reply_to},
+        team_id=team_id,
+        lane=outbox.Lane.SLOW,
+    )
 
 
 def followup_id(raw: object) -> int:
@@ -83,19 +135,16 @@ def followup_id(raw: object) -> int:
     raise UserError(STALE)
 
 
-def change_followup(
-    services: Services, client: WebClient, team_id: str, raw_id: object, change: ChangeFn
-) -> FollowUp:
-    """Load a follow-up of this workspace by the id a control carried and change it in one
-    transaction (a stale or foreign id is a UserError), then publish the change."""
+def change_followup(services: Services, team_id: str, raw_id: object, change: ChangeFn) -> FollowUp:
+    """Load a follow-up of this workspace by the id a control carried and change it, with what
+    the change implies, in one transaction (a stale or foreign id is a UserError)."""
     with services.db.session() as session:
         followup = get_followup(session, team_id=team_id, followup_id=followup_id(raw_id))
-        changed = change(session, followup)
-    publish_change(services, client, followup, changed)
-    return followup
+        enqueue_change(session, services, followup, change(session, followup))
+        return followup
 
 
-def mark_done(services: Services, client: WebClient, origin: Origin, ref: FollowUpRef) -> str:
+def mark_done(services: Services, origin: Origin, ref: FollowUpRef) -> str:
     """`/followup done <id>`; the private confirmation."""
     with services.db.session() as session:
         followup = find_followup(
@@ -104,31 +153,27 @@ def mark_done(services: Services, client: WebClient, origin: Origin, ref: Follow
         change = change_status(
             session, followup, FollowUpStatus.DONE, by=origin.user_id, now=services.clock()
         )
-    publish_change(services, client, followup, change)
-    return f"Marked {followup.key} done."
+        enqueue_change(session, services, followup, change)
+        return f"Marked {followup.key} done."
 
 
-def set_status(services: Services, client: WebClient, origin: Origin, value: object) -> None:
+def set_status(services: Services, origin: Origin, value: object) -> None:
     """A status button on the announcement: its value is `<id>:<status>`."""
     raw_id, _, raw_status = str(value or "").partition(":")
     status, by, now = _status(raw_status), origin.user_id, services.clock()
     change_followup(
         services,
-        client,
         origin.team_id,
         raw_id,
         lambda session, item: change_status(session, item, status, by=by, now=now),
     )
 
 
-def set_owner(
-    services: Services, client: WebClient, origin: Origin, block_id: str, owner: str | None
-) -> None:
+def set_owner(services: Services, origin: Origin, block_id: str, owner: str | None) -> None:
     """The owner picker on the announcement (no owner: unassigned)."""
     by, now = origin.user_id, services.clock()
     change_followup(
         services,
-        client,
         origin.team_id,
         blocks.followup_id_from_block(block_id),
         lambda session, item: reassign(session, item, owner, by=by, now=now),
@@ -144,7 +189,6 @@ def set_due_date(
     check_due_date(due, today=local_today(now, tz))
     change_followup(
         services,
-        client,
         team,
         blocks.followup_id_from_block(block_id),
         lambda session, item: change_due_date(session, item, due, by=by, now=now),
@@ -182,7 +226,7 @@ def create_from_command(
     *,
     request_key: str | None,
 ) -> None:
-    """`/followup <title> [@owner] [due <date>] [p1-p4]`: once per request, then announced."""
+    """`/followup <title> [@owner] [due <date>] [p1-p4]`: once per request, announced after."""
     db, team, channel = services.db, origin.team_id, origin.channel_id
     with db.session() as session:
         incident_for_followup(session, team, channel)  # fail fast, before any API call
@@ -195,8 +239,8 @@ def create_from_command(
         followup, created = create_followup(
             session, incident, new, created_by=origin.user_id, now=now, request_key=request_key
         )
-    if created:
-        announce(services, client, followup)
+        if created:
+            enqueue_announce(session, services, followup)
 
 
 def open_create_modal(
@@ -207,34 +251,58 @@ def open_create_modal(
     trigger_id: str,
 ) -> None:
     """The *Create follow-up* shortcut: open the modal prefilled from the message at once (the
-    trigger expires 3 s after the click), then fill in what needs Slack (link, time zone)."""
+    trigger expires 3 s after the click); a job then fills in what needs Slack (the message's
+    link, the person's time zone for the default due date)."""
     db, team, channel = services.db, origin.team_id, origin.channel_id
     with db.session() as session:
         incident_for_followup(session, team, channel)  # fast: the database, not Slack
     now, days = services.clock(), services.settings.followup_default_due_days
-    origin_ref = modal.ModalOrigin(channel, message.get("ts"), None)
     text = message.get("text") or ""
     view = modal.create_modal(
-        message_text=text, origin=origin_ref, due=local_today(now, None) + timedelta(days=days)
+        message_text=text,
+        origin=modal.ModalOrigin(channel, message.get("ts"), None),
+        due=local_today(now, None) + timedelta(days=days),
     )
     opened = client.views_open(trigger_id=trigger_id, view=view)["view"]
-    link = permalink(client, channel, message["ts"]) if message.get("ts") else None
-    tz = user_timezone(db, client, team_id=team, user_id=origin.user_id, now=now)
-    origin_ref = modal.ModalOrigin(channel, message.get("ts"), link)
+    with db.session() as session:
+        outbox.enqueue(
+            session,
+            REFRESH_MODAL,
+            {
+                "view_id": opened["id"],
+                "hash": opened["hash"],
+                "channel": channel,
+                "ts": message.get("ts"),
+                "text": text,
+                "user": origin.user_id,
+            },
+            team_id=team,
+        )
+
+
+def run_refresh_modal(services: Services, run: JobRun) -> None:
+    job, payload = run.job, run.job.payload
+    client = client_or_fail(services.client_for, job.team_id)
+    channel, ts, user = str(payload["channel"]), payload.get("ts"), str(payload["user"])
+    now, days = services.clock(), services.settings.followup_default_due_days
+    link = permalink(client, channel, str(ts)) if ts else None
+    tz = user_timezone(services.db, client, team_id=job.team_id, user_id=user, now=now)
     view = modal.create_modal(
-        message_text=text, origin=origin_ref, due=local_today(now, tz) + timedelta(days=days)
+        message_text=str(payload.get("text") or ""),
+        origin=modal.ModalOrigin(channel, ts, link),
+        due=local_today(now, tz) + timedelta(days=days),
     )
     try:
-        client.views_update(view_id=opened["id"], hash=opened["hash"], view=view)
+        client.views_update(view_id=payload["view_id"], hash=payload["hash"], view=view)
     except SlackApiError as error:  # already submitted, closed, or edited: keep theirs
         log.info("follow-up modal not refreshed: %s", error.response.get("error"))
 
 
 def save_from_modal(
     services: Services, client: WebClient, origin: Origin, view: dict[str, Any]
-) -> FollowUp | dict[str, str] | None:
-    """Store the modal's follow-up (committed on return; once per view). Returns the new
-    follow-up to announce, None if this view already made one, or the inline errors."""
+) -> dict[str, str] | None:
+    """Store the modal's follow-up with its announcement (committed on return; once per view).
+    Returns the inline errors when nothing was saved."""
     now, db, team_id, user_id = services.clock(), services.db, origin.team_id, origin.user_id
     source_ref = modal.read_origin(view)
     form, errors = modal.read_modal(view["state"]["values"])
@@ -266,36 +334,42 @@ def save_from_modal(
             source=source,
             request_key=f"view:{view['id']}",
         )
-    return followup if created else None
+        if created:
+            enqueue_announce(session, services, followup)
+    return None
 
 
-def export(services: Services, client: WebClient, origin: Origin, parsed: Export) -> str:
-    """`/followup export <id>|all`; the private answer."""
-    sync = jira_required(services.jira)
+def export(services: Services, origin: Origin, parsed: Export, *, reply_to: str | None) -> str:
+    """`/followup export <id>|all`: the export is a job (Jira may be slow or down); the answer
+    now says it started, and the result comes privately when Jira has answered."""
+    jira_required(services.jira)
     team = origin.team_id
     with services.db.session() as session:
         if parsed.ref is None:
             incident = incident_for_followup(session, team, origin.channel_id)
-            incident_id, incident_key = incident.id, incident.key
+            ids = open_followup_ids(session, incident)
+            if not ids:
+                return export_answer([], all_of=incident.key)
+            what = f"{len(ids)} open follow-up{'s' if len(ids) != 1 else ''} of {incident.key}"
         else:
-            ref = find_followup(session, team_id=team, channel_id=origin.channel_id, ref=parsed.ref)
-            followup_id_ = ref.id
-    if parsed.ref is None:
-        results = sync.export_incident(client, team, incident_id, by=origin.user_id)
-        return export_answer(results, all_of=incident_key)
-    return export_answer([sync.export(client, team, followup_id_, by=origin.user_id)])
+            found = find_followup(
+                session, team_id=team, channel_id=origin.channel_id, ref=parsed.ref
+            )
+            ids, what = [found.id], found.key
+        enqueue_export(session, team, ids, by=origin.user_id, reply_to=reply_to)
+    return f"Exporting {what} to Jira… I'll tell you here when Jira has answered."
 
 
-def export_button(services: Services, client: WebClient, origin: Origin, value: object) -> str:
-    """The *Export to Jira* / *Retry Jira export* button; the private answer."""
-    sync, team = jira_required(services.jira), origin.team_id
+def export_button(services: Services, origin: Origin, value: object, reply_to: str | None) -> None:
+    """The *Export to Jira* / *Retry Jira export* button (the answer comes when Jira has)."""
+    jira_required(services.jira)
     with services.db.session() as session:
-        followup = get_followup(session, team_id=team, followup_id=followup_id(value))
-    return export_answer([sync.export(client, team, followup.id, by=origin.user_id)])
+        found = get_followup(session, team_id=origin.team_id, followup_id=followup_id(value))
+        enqueue_export(session, origin.team_id, [found.id], by=origin.user_id, reply_to=reply_to)
 
 
 def export_answer(results: list[ExportResult], *, all_of: str | None = None) -> str:
-    """The ephemeral answer to an export: what was created, what failed and what happens next."""
+    """The private answer to an export: what was created, what failed and what happens next."""
     if not results:
         return f"{all_of} has no open follow-ups to export." if all_of else "Nothing to export."
     lines = []
@@ -327,6 +401,74 @@ def jira_required(jira: JiraSync | None) -> JiraSync:
             "JIRA_EMAIL + JIRA_API_TOKEN (or JIRA_PERSONAL_ACCESS_TOKEN); see the README."
         )
     return jira
+
+
+# -- jobs (after the ack) -----------------------------------------------------------------------
+
+
+def run_announce(services: Services, run: JobRun) -> None:
+    """Post the announcement (once) and remember where, in the transaction that ends the job."""
+    job = run.job
+    client = client_or_fail(services.client_for, job.team_id)
+    with services.db.session() as session:
+        followup = session.get_one(FollowUp, int(job.payload["followup_id"]))
+        if followup.announcement_ts:
+            return  # announced already
+        channel = followup.incident.channel_id
+        text, message = blocks.announcement(followup, jira_enabled=services.jira is not None)
+    ts = post_once(client, job, channel=channel, text=text, blocks=message)
+    link = permalink(client, channel, ts)
+    with services.db.session() as session:
+        set_announcement(session, followup.id, channel_id=channel, ts=ts, permalink=link)
+        run.finish_in(session)
+
+
+def run_publish_change(services: Services, run: JobRun) -> None:
+    """Refresh the announcement to the follow-up's current state; note the change in its
+    thread (once)."""
+    job = run.job
+    client = client_or_fail(services.client_for, job.team_id)
+    with services.db.session() as session:
+        followup = session.get_one(FollowUp, int(job.payload["followup_id"]))
+        _ = followup.incident, followup.jira_link
+    if not followup.announcement_ts or not followup.announcement_channel_id:
+        return  # never announced (its announcement failed for good): nothing to refresh
+    announcement.refresh(client, followup, jira_enabled=services.jira is not None)
+    post_once(
+        client,
+        job,
+        channel=followup.announcement_channel_id,
+        text=str(job.payload["note"]),
+        thread_ts=followup.announcement_ts,
+    )
+
+
+def run_export(services: Services, run: JobRun) -> None:
+    job, payload = run.job, run.job.payload
+    sync = jira_required(services.jira)
+    client = services.client_for(job.team_id)
+    ids = [int(i) for i in payload.get("followup_ids") or []]
+    results = [sync.export(client, job.team_id, i, by=str(payload.get("by") or "")) for i in ids]
+    if payload.get("reply_to"):
+        services.replies.respond(
+            payload["reply_to"], {"text": export_answer(results), "response_type": "ephemeral"}
+        )
+
+
+def run_push_status(services: Services, run: JobRun) -> None:
+    sync = jira_required(services.jira)
+    sync.push_requested(services.client_for(run.job.team_id), int(run.job.payload["followup_id"]))
+
+
+def jobs(services: Services) -> list[JobSpec]:
+    fast, slow = outbox.Lane.FAST, outbox.Lane.SLOW
+    return [
+        JobSpec(ANNOUNCE, fast, lambda run: run_announce(services, run)),
+        JobSpec(PUBLISH_CHANGE, fast, lambda run: run_publish_change(services, run)),
+        JobSpec(REFRESH_MODAL, fast, lambda run: run_refresh_modal(services, run)),
+        JobSpec(EXPORT, slow, lambda run: run_export(services, run)),
+        JobSpec(PUSH_STATUS, slow, lambda run: run_push_status(services, run)),
+    ]
 
 
 def _status(raw: str) -> FollowUpStatus:

@@ -273,6 +273,17 @@ def incident_followups(
     return _page(session, query, limit)
 
 
+def open_followup_ids(session: Session, incident: Incident) -> list[int]:
+    """The incident's open and in-progress follow-ups, by number (`/followup export all`)."""
+    return list(
+        session.scalars(
+            select(FollowUp.id)
+            .where(FollowUp.incident_id == incident.id, FollowUp.status.in_(OPEN_STATUSES))
+            .order_by(FollowUp.number)
+        )
+    )
+
+
 def owned_open(session: Session, *, team_id: str, owner_id: str, limit: int | None) -> Page:
     """Open and in-progress follow-ups someone owns, across incidents (`list mine`, App Home)."""
     query = select(FollowUp).where(

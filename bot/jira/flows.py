@@ -138,10 +138,14 @@ class JiraSync:
         """A follow-up's status changed in Slack: move its Jira issue (if it has one)."""
         with self.db.session() as session:
             requested = outbound.request_push(session, followup.id)
-        if not requested:
-            return
-        result = outbound.push_status(self.db, self.gateway, followup.id, now=self.clock())
-        self._say_push(client, followup, result)
+        if requested:
+            self.push_requested(client, followup.id)
+
+    def push_requested(self, client: WebClient | None, followup_id: int) -> None:
+        """Move the Jira issue to the status written down by `outbound.request_push` (in the
+        transaction that changed the follow-up), and say how it went in Slack."""
+        result = outbound.push_status(self.db, self.gateway, followup_id, now=self.clock())
+        self._say_push(client, self._reload(followup_id), result)
 
     def _say_push(
         self, client: WebClient | None, followup: FollowUp, result: outbound.PushResult | None

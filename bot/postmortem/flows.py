@@ -1,82 +1,111 @@
-"""`/postmortem` orchestration: generate, status, owner, attach, remove, show; the postmortem's
-message in the incident channel and the notes in its thread (no Bolt). Slack is never called
-inside a transaction."""
+"""`/postmortem`: changes are recorded before the ack with the messages they imply (outbox jobs:
+the postmortem's message in the channel, the note in its thread, the new owner's DM);
+generation is a slow-lane job, one per incident at a time (no Bolt)."""
 
 from __future__ import annotations
 
-from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
+from bot.core import outbox
 from bot.core.errors import UserError
+from bot.core.outbox_worker import JobRun, JobSpec
 from bot.incidents.service import incident_for_timeline
 from bot.postmortem import blocks
 from bot.postmortem.generate import check_generation, generate_postmortem
-from bot.postmortem.service import attach, remove, require_postmortem, set_owner, set_status
+from bot.postmortem.service import (
+    attach,
+    remove,
+    require_postmortem,
+    set_owner,
+    set_status,
+)
 from bot.services import Services
+from bot.slack.once import post_once
 from bot.slack.origin import Origin
-from storage.models import Postmortem, PostmortemStatus
+from bot.slack.posting import channel_key, client_or_fail
+from storage.models import Incident, Postmortem, PostmortemStatus
+
+GENERATE = "postmortem.generate"
+REFRESH_MESSAGE = "postmortem.refresh_message"
+NOTE = "postmortem.note"
+OWNER_DM = "postmortem.owner_dm"
 
 GENERATING = (
     "Writing the postmortem: reading the channel, the timeline and the follow-ups… it will "
     "appear here in a moment."
 )
+BUSY = (
+    "A postmortem for {key} is being generated right now; it will appear in the channel in a "
+    "moment. Run the command again once it has, if you still need to."
+)
 
 
-def refresh_message(services: Services, client: WebClient, postmortem_id: int) -> None:
-    """Post the postmortem's message in the incident channel, or update it in place."""
-    with services.db.session() as session:
-        postmortem = session.get_one(Postmortem, postmortem_id)
-        incident = postmortem.incident
-        text, message = blocks.postmortem_message(incident, postmortem)
-        channel, ts = incident.channel_id, postmortem.message_ts
-    if ts:
-        client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
-        return
-    posted = client.chat_postMessage(channel=channel, text=text, blocks=message)
-    with services.db.session() as session:
-        saved = session.get_one(Postmortem, postmortem_id)
-        saved.message_channel_id, saved.message_ts = channel, posted["ts"]
+def generation_key(incident: Incident) -> str:
+    """One generation (or attach) per incident at a time."""
+    return f"postmortem:{incident.team_id}:{incident.id}"
 
 
-def note_in_thread(services: Services, client: WebClient, postmortem_id: int, text: str) -> None:
-    """A change, told in the thread of the postmortem's message."""
-    with services.db.session() as session:
-        postmortem = session.get_one(Postmortem, postmortem_id)
-        channel, ts = postmortem.incident.channel_id, postmortem.message_ts
-    client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
+# -- recording (before the ack) -----------------------------------------------------------------
 
 
-def check(services: Services, origin: Origin, *, force: bool) -> None:
-    """Refuse a generation early (no incident here, Completed without --force)."""
+def request_generation(
+    services: Services,
+    origin: Origin,
+    *,
+    template: str | None,
+    force: bool,
+    reply_to: str | None,
+) -> str:
+    """Check, then write the generation down as a job; the private answer."""
     check_generation(services.db, team_id=origin.team_id, channel_id=origin.channel_id, force=force)
+    with services.db.session() as session:
+        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        try:
+            outbox.enqueue(
+                session,
+                GENERATE,
+                {
+                    "channel": origin.channel_id,
+                    "user": origin.user_id,
+                    "template": template,
+                    "force": force,
+                    "reply_to": reply_to,
+                },
+                team_id=origin.team_id,
+                lane=outbox.Lane.SLOW,
+                dedupe_key=generation_key(incident),
+            )
+        except outbox.Busy:
+            raise UserError(BUSY.format(key=incident.key)) from None
+    return GENERATING
 
 
-def generate(
-    services: Services, client: WebClient, origin: Origin, *, template: str | None, force: bool
-) -> str | None:
-    """Generate and publish; the private note when it had to fall back to a Markdown file."""
-    result = generate_postmortem(
-        db=services.db,
-        client=client,
-        settings=services.settings,
-        clock=services.clock,
-        team_id=origin.team_id,
-        channel_id=origin.channel_id,
-        user_id=origin.user_id,
-        template=template,
-        force=force,
+def enqueue_refresh(session: Session, postmortem: Postmortem) -> None:
+    """Post the postmortem's message in the incident channel, or update it in place."""
+    incident = postmortem.incident
+    outbox.enqueue(
+        session,
+        REFRESH_MESSAGE,
+        {"postmortem_id": postmortem.id},
+        team_id=postmortem.team_id,
+        ordering_key=channel_key(incident.team_id, incident.channel_id),
     )
-    refresh_message(services, client, result.postmortem_id)
-    if result.published.fallback_reason:
-        return (
-            f"Canvases aren't available here (Slack said `{result.published.fallback_reason}`), "
-            "so I uploaded the postmortem as a Markdown file instead."
-        )
-    return None
+
+
+def enqueue_note(session: Session, postmortem: Postmortem, text: str) -> None:
+    """Say `text` in the thread of the postmortem's message (after any pending refresh)."""
+    incident = postmortem.incident
+    outbox.enqueue(
+        session,
+        NOTE,
+        {"postmortem_id": postmortem.id, "text": text},
+        team_id=postmortem.team_id,
+        ordering_key=channel_key(incident.team_id, incident.channel_id),
+    )
 
 
 def change_status(
     services: Services,
-    client: WebClient,
     origin: Origin,
     status: PostmortemStatus,
     postmortem_id: int | None = None,
@@ -84,13 +113,7 @@ def change_status(
     """Draft → In Review → Completed, by command (this channel's) or button (`postmortem_id`)."""
     user = origin.user_id
     with services.db.session() as session:
-        if postmortem_id is None:
-            incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
-            postmortem = require_postmortem(session, incident)
-        else:
-            postmortem = session.get_one(Postmortem, postmortem_id)
-            if postmortem.team_id != origin.team_id:
-                raise UserError("That postmortem belongs to another workspace.")
+        postmortem = _postmortem(session, origin, postmortem_id)
         previous = set_status(
             session,
             postmortem,
@@ -99,48 +122,45 @@ def change_status(
             admins=services.settings.admins,
             now=services.clock(),
         )
-        pid, key = postmortem.id, postmortem.incident.key
-    refresh_message(services, client, pid)
-    note_in_thread(
-        services,
-        client,
-        pid,
-        f"{key} postmortem: {previous.label} → *{status.label}* (by <@{user}>)",
-    )
+        key = postmortem.incident.key
+        enqueue_refresh(session, postmortem)
+        enqueue_note(
+            session,
+            postmortem,
+            f"{key} postmortem: {previous.label} → *{status.label}* (by <@{user}>)",
+        )
 
 
 def change_owner(
-    services: Services,
-    client: WebClient,
-    origin: Origin,
-    owner: str,
-    postmortem_id: int | None = None,
+    services: Services, origin: Origin, owner: str, postmortem_id: int | None = None
 ) -> None:
     """A new owner, by command or the message's picker; the owner gets a DM."""
     user = origin.user_id
     with services.db.session() as session:
-        if postmortem_id is None:
-            incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
-            postmortem = require_postmortem(session, incident)
-        else:
-            postmortem = session.get_one(Postmortem, postmortem_id)
+        postmortem = _postmortem(session, origin, postmortem_id)
         set_owner(session, postmortem, owner, by=user, now=services.clock())
-        dm_text = blocks.owner_dm(postmortem.incident, postmortem, by=user)
-        pid, key = postmortem.id, postmortem.incident.key
-    refresh_message(services, client, pid)
-    note_in_thread(
-        services, client, pid, f"{key} postmortem owner is now <@{owner}> (set by <@{user}>)"
-    )
-    dm = client.conversations_open(users=owner)["channel"]["id"]
-    client.chat_postMessage(channel=dm, text=dm_text)
+        key = postmortem.incident.key
+        enqueue_refresh(session, postmortem)
+        enqueue_note(
+            session, postmortem, f"{key} postmortem owner is now <@{owner}> (set by <@{user}>)"
+        )
+        outbox.enqueue(
+            session,
+            OWNER_DM,
+            {"owner": owner, "text": blocks.owner_dm(postmortem.incident, postmortem, by=user)},
+            team_id=postmortem.team_id,
+        )
 
 
-def attach_document(services: Services, client: WebClient, origin: Origin, url: str) -> None:
-    """`/postmortem attach <url>`: link a postmortem written elsewhere."""
+def attach_document(services: Services, origin: Origin, url: str) -> None:
+    """`/postmortem attach <url>`: link a postmortem written elsewhere (not during a
+    generation of the same incident)."""
     with services.db.session() as session:
         incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
-        postmortem_id = attach(session, incident, url, by=origin.user_id, now=services.clock()).id
-    refresh_message(services, client, postmortem_id)
+        if outbox.live_job(session, generation_key(incident)):
+            raise UserError(BUSY.format(key=incident.key))
+        postmortem = attach(session, incident, url, by=origin.user_id, now=services.clock())
+        enqueue_refresh(session, postmortem)
 
 
 def show(services: Services, origin: Origin) -> str:
@@ -151,13 +171,110 @@ def show(services: Services, origin: Origin) -> str:
         return blocks.summary_line(incident, postmortem)
 
 
-def remove_document(services: Services, client: WebClient, origin: Origin) -> str:
+def remove_document(services: Services, origin: Origin) -> str:
     """`/postmortem remove`: unlink (the document itself is never deleted); the private answer."""
     with services.db.session() as session:
         incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
         postmortem = require_postmortem(session, incident)
         url = remove(session, postmortem, by=origin.user_id, now=services.clock())
-        postmortem_id, key = postmortem.id, incident.key
-    refresh_message(services, client, postmortem_id)
+        enqueue_refresh(session, postmortem)
+        key = incident.key
     kept = f" The document is untouched: {url}" if url else ""
     return f"Unlinked the postmortem from {key}.{kept} `/postmortem generate` writes a new one."
+
+
+def _postmortem(session: Session, origin: Origin, postmortem_id: int | None) -> Postmortem:
+    if postmortem_id is None:
+        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        return require_postmortem(session, incident)
+    postmortem = session.get(Postmortem, postmortem_id)
+    if postmortem is None or postmortem.team_id != origin.team_id:
+        raise UserError("That postmortem belongs to another workspace, or no longer exists.")
+    return postmortem
+
+
+# -- jobs (after the ack) -----------------------------------------------------------------------
+
+
+def run_generate(services: Services, run: JobRun) -> None:
+    job, payload = run.job, run.job.payload
+    client = client_or_fail(services.client_for, job.team_id)
+    result = generate_postmortem(
+        db=services.db,
+        client=client,
+        settings=services.settings,
+        clock=services.clock,
+        team_id=job.team_id,
+        channel_id=str(payload["channel"]),
+        user_id=str(payload["user"]),
+        template=payload.get("template"),
+        force=bool(payload.get("force")),
+    )
+    with services.db.session() as session:
+        enqueue_refresh(session, session.get_one(Postmortem, result.postmortem_id))
+        run.finish_in(session)
+    if result.published.fallback_reason:
+        note = (
+            f"Canvases aren't available here (Slack said `{result.published.fallback_reason}`), "
+            "so I uploaded the postmortem as a Markdown file instead."
+        )
+        services.replies.respond(
+            payload.get("reply_to"), {"text": note, "response_type": "ephemeral"}
+        )
+
+
+def generation_failed(services: Services, job: outbox.Job, reason: str) -> None:
+    """Tell the person who asked (a UserError's reason is written for them)."""
+    services.replies.respond(
+        job.payload.get("reply_to"),
+        {"text": f"The postmortem was not generated: {reason}", "response_type": "ephemeral"},
+    )
+
+
+def run_refresh_message(services: Services, run: JobRun) -> None:
+    job = run.job
+    client = client_or_fail(services.client_for, job.team_id)
+    with services.db.session() as session:
+        postmortem = session.get_one(Postmortem, int(job.payload["postmortem_id"]))
+        incident = postmortem.incident
+        text, message = blocks.postmortem_message(incident, postmortem)
+        channel, ts = incident.channel_id, postmortem.message_ts
+    if ts:
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
+        return
+    posted = post_once(client, job, channel=channel, text=text, blocks=message)
+    with services.db.session() as session:
+        saved = session.get_one(Postmortem, postmortem.id)
+        saved.message_channel_id, saved.message_ts = channel, posted
+        run.finish_in(session)
+
+
+def run_note(services: Services, run: JobRun) -> None:
+    job = run.job
+    client = client_or_fail(services.client_for, job.team_id)
+    with services.db.session() as session:
+        postmortem = session.get_one(Postmortem, int(job.payload["postmortem_id"]))
+        channel, ts = postmortem.incident.channel_id, postmortem.message_ts
+    post_once(client, job, channel=channel, text=str(job.payload["text"]), thread_ts=ts)
+
+
+def run_owner_dm(services: Services, run: JobRun) -> None:
+    job = run.job
+    client = client_or_fail(services.client_for, job.team_id)
+    dm = client.conversations_open(users=str(job.payload["owner"]))["channel"]["id"]
+    post_once(client, job, channel=dm, text=str(job.payload["text"]))
+
+
+def jobs(services: Services) -> list[JobSpec]:
+    fast, slow = outbox.Lane.FAST, outbox.Lane.SLOW
+    return [
+        JobSpec(
+            GENERATE,
+            slow,
+            lambda run: run_generate(services, run),
+            on_dead=lambda job, reason: generation_failed(services, job, reason),
+        ),
+        JobSpec(REFRESH_MESSAGE, fast, lambda run: run_refresh_message(services, run)),
+        JobSpec(NOTE, fast, lambda run: run_note(services, run)),
+        JobSpec(OWNER_DM, fast, lambda run: run_owner_dm(services, run)),
+    ]

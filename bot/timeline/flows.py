@@ -1,5 +1,6 @@
-"""Timeline orchestration: log events from the command, the shortcut and reactions; list, edit
-and delete them; echo in the channel (no Bolt). Slack is never called inside a transaction."""
+"""Timeline: events are recorded before the ack, with their echo in the channel as an outbox
+job; what needs Slack afterwards (a permalink, the reaction, finding a reacted message) is a
+job too (no Bolt)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.core import outbox
 from bot.core.errors import UserError
+from bot.core.outbox_worker import JobRun, JobSpec
 from bot.incidents.service import incident_for_timeline, latest_incident_in_channel
 from bot.services import Services
 from bot.slack.event_claims import claim_event
 from bot.slack.messages import find_message, message_ref, permalink, still_reacted
 from bot.slack.origin import Origin
+from bot.slack.posting import channel_key, client_or_fail, enqueue_post
 from bot.slack.users import user_timezone
 from bot.timeline import blocks
 from bot.timeline.commands import EventEdit, LogEvent, resolve
@@ -26,8 +30,11 @@ from bot.timeline.service import (
     record_event,
     remove_reaction_event,
 )
-from storage.models import EventSource
+from storage.models import EventSource, TimelineEvent
 
+AFTER_SHORTCUT = "timeline.after_shortcut"
+ADD_REACTED = "timeline.add_reacted"
+REMOVE_REACTED = "timeline.remove_reacted"
 Message = tuple[str, list[dict[str, Any]]]
 
 
@@ -39,17 +46,29 @@ def timeline_list(services: Services, origin: Origin) -> Message:
         return blocks.timeline_list(incident, events, total, now=services.clock())
 
 
-def log_event(services: Services, client: WebClient, origin: Origin, parsed: LogEvent) -> None:
-    """`/timeline [at <time>] [kind] <text>`: store the event, then echo it in the channel."""
-    db, now = services.db, services.clock()
+def log_event(
+    services: Services,
+    client: WebClient,
+    origin: Origin,
+    parsed: LogEvent,
+    *,
+    trigger_id: str | None,
+    reply_to: str | None = None,
+) -> None:
+    """`/timeline [at <time>] [kind] <text>`: store the event (once per request) with its echo."""
+    db, now, team = services.db, services.clock(), origin.team_id
     with db.session() as session:
-        incident_for_timeline(session, origin.team_id, origin.channel_id)  # fail fast
+        incident_for_timeline(session, team, origin.channel_id)  # fail fast, before Slack
     tz = None
     if parsed.timed:
-        tz = user_timezone(db, client, team_id=origin.team_id, user_id=origin.user_id, now=now)
+        tz = user_timezone(db, client, team_id=team, user_id=origin.user_id, now=now)
     event = resolve(parsed, now=now, tz_name=tz)
     with db.session() as session:
-        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        incident = incident_for_timeline(session, team, origin.channel_id)
+        if trigger_id and not claim_event(
+            session, team_id=team, event_id=f"cmd:{trigger_id}", now=now
+        ):
+            return  # the same request again: it was logged the first time
         logged = record_event(
             session,
             incident,
@@ -61,92 +80,143 @@ def log_event(services: Services, client: WebClient, origin: Origin, parsed: Log
             source=EventSource.COMMAND,
         )
         text, message = blocks.event_logged(incident, logged, now=now)
-    client.chat_postMessage(channel=origin.channel_id, text=text, blocks=message)
+        enqueue_post(
+            session,
+            team_id=team,
+            channel=origin.channel_id,
+            text=text,
+            blocks=message,
+            reply_to=reply_to,
+            what="the timeline event in the channel",
+        )
 
 
 def add_from_shortcut(
-    services: Services, client: WebClient, origin: Origin, message_payload: dict[str, Any]
-) -> str:
-    """The *Add to timeline* shortcut: log the message at its own time; the private answer."""
-    db, team, channel = services.db, origin.team_id, origin.channel_id
-    message = message_ref(channel, message_payload)
-    with db.session() as session:
-        incident_for_timeline(session, team, channel)  # fail fast, before any API call
-    link = permalink(client, channel, message.ts)
+    services: Services, origin: Origin, message_payload: dict[str, Any], *, reply_to: str | None
+) -> None:
+    """The *Add to timeline* shortcut: log the message at its own time, now; its permalink, the
+    timeline reaction and the private answer follow from the outbox."""
+    message = message_ref(origin.channel_id, message_payload)
     now = services.clock()
-    with db.session() as session:
-        incident = incident_for_timeline(session, team, channel)
+    with services.db.session() as session:
+        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
         event, created = add_message(
             session,
             incident,
             message,
             source=EventSource.SHORTCUT,
             added_by=origin.user_id,
-            permalink=link,
+            permalink=None,
             now=now,
         )
-        key, at = incident.key, blocks.when(event.occurred_at, now=now)
-        adder = blocks.who(event.added_by)
-    if not created:
-        return f"That message is already on the {key} timeline (at {at}, added by {adder})."
-    react(client, channel, message.ts, services.settings.timeline_emoji)
-    return f"Added to the {key} timeline at {at}."
+        at = blocks.when(event.occurred_at, now=now)
+        if created:
+            note = f"Added to the {incident.key} timeline at {at}."
+        else:
+            adder = blocks.who(event.added_by)
+            note = (
+                f"That message is already on the {incident.key} timeline "
+                f"(at {at}, added by {adder})."
+            )
+        outbox.enqueue(
+            session,
+            AFTER_SHORTCUT,
+            {
+                "event_id": event.id,
+                "channel": origin.channel_id,
+                "ts": message.ts,
+                "created": created,
+                "note": note,
+                "reply_to": reply_to,
+            },
+            team_id=origin.team_id,
+            ordering_key=channel_key(origin.team_id, origin.channel_id),
+        )
 
 
-def reaction_added(
-    services: Services, client: WebClient, *, team_id: str, event_id: str, event: dict[str, Any]
+def run_after_shortcut(services: Services, run: JobRun) -> None:
+    job, payload = run.job, run.job.payload
+    client = client_or_fail(services.client_for, job.team_id)
+    channel, ts = str(payload["channel"]), str(payload["ts"])
+    if payload.get("created"):
+        link = permalink(client, channel, ts)
+        with services.db.session() as session:
+            event = session.get(TimelineEvent, int(payload["event_id"]))
+            if event is not None and event.permalink is None:
+                event.permalink = link
+        react(client, channel, ts, services.settings.timeline_emoji)
+    services.replies.respond(
+        payload.get("reply_to"), {"text": str(payload["note"]), "response_type": "ephemeral"}
+    )
+
+
+def reaction(
+    services: Services, *, team_id: str, event_id: str, event: dict[str, Any], added: bool
 ) -> None:
-    """A timeline-emoji reaction on a message of an incident channel logs that message."""
+    """A timeline-emoji reaction on a message of an incident channel (added: log the message;
+    removed: take it off again). Claimed once per event id, then done by a job."""
     item = event.get("item") or {}
     if event.get("reaction") != services.settings.timeline_emoji or item.get("type") != "message":
         return
-    db, channel, ts = services.db, item["channel"], item["ts"]
-    with db.session() as session:
+    channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
+    if not channel or not ts:
+        return
+    now = services.clock()
+    with services.db.session() as session:
         if latest_incident_in_channel(session, team_id, channel) is None:
             return
-    message = find_message(db, client, team_id=team_id, channel_id=channel, ts=ts)
+        if not claim_event(session, team_id=team_id, event_id=event_id, now=now):
+            return
+        outbox.enqueue(
+            session,
+            ADD_REACTED if added else REMOVE_REACTED,
+            {"channel": channel, "ts": ts, "user": event.get("user") or ""},
+            team_id=team_id,
+            ordering_key=f"reaction:{team_id}:{channel}:{ts}",
+        )
+
+
+def run_add_reacted(services: Services, run: JobRun) -> None:
+    job, payload = run.job, run.job.payload
+    client = client_or_fail(services.client_for, job.team_id)
+    channel, ts = str(payload["channel"]), str(payload["ts"])
+    message = find_message(services.db, client, team_id=job.team_id, channel_id=channel, ts=ts)
     if message is None:
         return
     link = permalink(client, channel, ts)
-    now = services.clock()
-    with db.session() as session:
-        if not claim_event(session, team_id=team_id, event_id=event_id, now=now):
+    with services.db.session() as session:
+        incident = latest_incident_in_channel(session, job.team_id, channel)
+        if incident is None:
             return
-        incident = incident_for_timeline(session, team_id, channel)
         add_message(
             session,
             incident,
             message,
             source=EventSource.REACTION,
-            added_by=event.get("user") or "",
+            added_by=str(payload.get("user") or ""),
             permalink=link,
-            now=now,
+            now=services.clock(),
         )
+        run.finish_in(session)
 
 
-def reaction_removed(
-    services: Services, client: WebClient, *, team_id: str, event_id: str, event: dict[str, Any]
-) -> None:
-    """Removing the last timeline-emoji reaction takes the message off the timeline again."""
-    item = event.get("item") or {}
-    emoji = services.settings.timeline_emoji
-    if event.get("reaction") != emoji or item.get("type") != "message":
-        return
-    channel, ts = item["channel"], item["ts"]
-    if still_reacted(client, channel, ts, emoji):
+def run_remove_reacted(services: Services, run: JobRun) -> None:
+    job, payload = run.job, run.job.payload
+    client = client_or_fail(services.client_for, job.team_id)
+    channel, ts = str(payload["channel"]), str(payload["ts"])
+    if still_reacted(client, channel, ts, services.settings.timeline_emoji):
         return  # someone else's pin still holds it on the timeline
     with services.db.session() as session:
-        if not claim_event(session, team_id=team_id, event_id=event_id, now=services.clock()):
-            return
-        incident = latest_incident_in_channel(session, team_id, channel)
+        incident = latest_incident_in_channel(session, job.team_id, channel)
         if incident is not None:
             remove_reaction_event(session, incident, channel, ts)
+        run.finish_in(session)
 
 
 def open_edit(
     services: Services, client: WebClient, origin: Origin, event_id: int, trigger_id: str
 ) -> None:
-    """The list's *Edit*: open the edit modal for one event."""
+    """The list's *Edit*: open the edit modal for one event (now: the trigger expires in 3 s)."""
     with services.db.session() as session:
         event = get_event(session, team_id=origin.team_id, event_id=event_id)
         view = blocks.event_edit_modal(event, channel_id=origin.channel_id)
@@ -200,3 +270,12 @@ def react(client: WebClient, channel: str, ts: str, emoji: str) -> None:
     except SlackApiError as error:
         if error.response.get("error") != "already_reacted":
             raise
+
+
+def jobs(services: Services) -> list[JobSpec]:
+    fast = outbox.Lane.FAST
+    return [
+        JobSpec(AFTER_SHORTCUT, fast, lambda run: run_after_shortcut(services, run)),
+        JobSpec(ADD_REACTED, fast, lambda run: run_add_reacted(services, run)),
+        JobSpec(REMOVE_REACTED, fast, lambda run: run_remove_reacted(services, run)),
+    ]

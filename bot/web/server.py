@@ -149,7 +149,7 @@ class HttpServer:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         channel_timeout: int = 120,
         shutdown_timeout: float = 20.0,
-        on_drained: Callable[[], None] | None = None,
+        on_drained: Callable[[], object] | None = None,
     ) -> None:
         self._server: Any = cast(
             Any,

@@ -55,8 +55,14 @@ class _Window:
         )
 
 
-def _copy(messages: list[JsonDict]) -> list[JsonDict]:
-    return copy.deepcopy(messages)
+def _copy(messages: list[JsonDict], p: Params | None = None) -> list[JsonDict]:
+    """The messages as a reader gets them: message metadata only with include_all_metadata,
+    as Slack does (chat.postMessage's `metadata` is otherwise invisible to readers)."""
+    copied = copy.deepcopy(messages)
+    if p is None or not p.flag("include_all_metadata"):
+        for message in copied:
+            message.pop("metadata", None)
+    return copied
 
 
 def _cursor_start(p: Params) -> Decimal | None:
@@ -76,7 +82,7 @@ def conversations_history(st: SlackState, p: Params) -> JsonDict:
     page, rest = messages[:limit], messages[limit:]
     return {
         "ok": True,
-        "messages": _copy(page),
+        "messages": _copy(page, p),
         "has_more": bool(rest),
         "pin_count": 0,
         "channel_actions_ts": None,
@@ -94,7 +100,7 @@ def conversations_replies(st: SlackState, p: Params) -> JsonDict:
     done: JsonDict = {"ok": True, "has_more": False, "response_metadata": {"next_cursor": ""}}
     if is_reply(message) or "reply_count" not in message:
         # A reply's ts (or an unthreaded message) yields just that message, as Slack does.
-        return {**done, "messages": _copy([message])}
+        return {**done, "messages": _copy([message], p)}
     window = _Window(p)
     limit = page_limit(p, default=REPLIES_LIMIT[0], maximum=REPLIES_LIMIT[1])
     start = _cursor_start(p)
@@ -108,7 +114,7 @@ def conversations_replies(st: SlackState, p: Params) -> JsonDict:
         page = [message, *page]
     return {
         **done,
-        "messages": _copy(page),
+        "messages": _copy(page, p),
         "has_more": bool(rest),
         "response_metadata": {"next_cursor": ts_cursor(rest[0]["ts"]) if rest else ""},
     }

@@ -11,11 +11,12 @@ import hashlib
 import hmac
 import itertools
 import json
+import secrets
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -56,6 +57,10 @@ class Reply:
         return json.loads(self.body) if self.body else None
 
 
+_RUN = secrets.token_hex(4)  # this process's ids differ from any other run's
+_IDS = itertools.count(1)
+
+
 @dataclass
 class SlackRequests:
     """Builds and sends signed requests as Slack would, for one workspace."""
@@ -69,7 +74,6 @@ class SlackRequests:
     path: str = "/slack/events"
     clock: Callable[[], float] = time.time
     timeout: float = 10.0
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- transport -------------------------------------------------------------------------
 
@@ -103,7 +107,9 @@ class SlackRequests:
         return Reply(status, text, got, time.perf_counter() - started)
 
     def _next(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids):06d}"
+        """A fresh id: unique across senders and runs, as Slack's trigger and event ids are
+        (the bot treats a repeated trigger id as the same request delivered again)."""
+        return f"{prefix}{_RUN}{next(_IDS):06d}"
 
     def _team(self) -> dict[str, Any]:
         team: dict[str, Any] = {"id": self.team_id, "domain": self.team_domain}

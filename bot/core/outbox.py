@@ -1,0 +1,240 @@
+"""The outbox: side effects written down in the transaction that causes them, done later.
+
+A listener records a change and, in the same transaction, the Slack, Jira or canvas calls it
+implies (`enqueue`); it acknowledges Slack only after that commit. Workers in every replica
+(`bot.core.outbox_worker`) then claim due jobs (`claim`), carry them out and mark them done.
+So a crash after the ack loses nothing (the job is in the database), and a job is done once:
+
+- A claim is a lease (`lease_until`): one worker at a time; a worker that dies mid-job lets its
+  lease run out and another replica takes the job over.
+- Jobs with the same `ordering_key` (say, one incident channel) run one at a time, oldest first,
+  so a follow-up's announcement is posted before the note about its first change.
+- `dedupe_key` keeps at most one live job per key (one postmortem generation per incident).
+- A job may be attempted again after a crash, so what it does must be idempotent, or check
+  what an earlier attempt did (`bot.slack.once` finds a message an earlier attempt posted).
+
+Functions here take a `Session`; the caller owns the transaction. Times are the real clock
+(scheduling is infrastructure, not domain time).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from bot.core.logs import request_id_var
+from storage.models import OutboxJob, OutboxState
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+LEASE = timedelta(seconds=60)
+FIRST_RETRY = timedelta(seconds=1)
+LONGEST_WAIT = timedelta(minutes=5)
+MAX_ATTEMPTS = 12  # about half an hour of retries before a job is given up
+KEEP_FINISHED = timedelta(days=1)
+
+
+class Lane(enum.StrEnum):
+    """Quick Slack calls never wait behind slow work (generation, backfill, Jira)."""
+
+    FAST = "fast"
+    SLOW = "slow"
+
+
+class Busy(Exception):
+    """A live job with the same dedupe key already exists (say, a generation in progress)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    team_id: str
+    payload: dict[str, Any]
+    attempts: int  # including this one: above 1, an earlier attempt may have done part of it
+    created_at: datetime
+    request_id: str | None = None
+
+    @property
+    def retried(self) -> bool:
+        return self.attempts > 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    team_id: str,
+    lane: Lane = Lane.FAST,
+    ordering_key: str | None = None,
+    dedupe_key: str | None = None,
+    delay: timedelta = timedelta(0),
+) -> None:
+    """Write a job down in the caller's transaction (done only if that transaction commits).
+
+    Raises Busy when `dedupe_key` is taken by a live job; the caller's transaction is intact.
+    """
+    now = utc_now()
+    job = OutboxJob(
+        team_id=team_id,
+        kind=kind,
+        lane=lane.value,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        ordering_key=ordering_key,
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=now + delay,
+        request_id=request_id_var.get(),
+        created_at=now,
+    )
+    if dedupe_key is None:
+        session.add(job)
+    else:
+        try:
+            with session.begin_nested():
+                session.add(job)
+        except IntegrityError:
+            raise Busy(dedupe_key) from None
+    lanes: set[str] = session.info.setdefault("outbox_lanes", set())
+    lanes.add(lane.value)
+
+
+def live_job(session: Session, dedupe_key: str) -> bool:
+    """Whether a job with this dedupe key is waiting or running."""
+    found = session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == dedupe_key))
+    return found is not None
+
+
+def claim(session: Session, lane: Lane, *, now: datetime, worker: str = WORKER) -> Job | None:
+    """Take the oldest due job of `lane` whose ordering key has no older pending job, under a
+    lease. Commit right away: the lease is what keeps other workers off it."""
+    earlier = aliased(OutboxJob)
+    blocked = exists().where(
+        earlier.ordering_key == OutboxJob.ordering_key,
+        earlier.state == OutboxState.PENDING,
+        earlier.id < OutboxJob.id,
+    )
+    candidate = session.scalars(
+        select(OutboxJob)
+        .where(
+            OutboxJob.state == OutboxState.PENDING,
+            OutboxJob.lane == lane.value,
+            OutboxJob.next_attempt_at <= now,
+            or_(OutboxJob.lease_until.is_(None), OutboxJob.lease_until < now),
+            or_(OutboxJob.ordering_key.is_(None), ~blocked),
+        )
+        .order_by(OutboxJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if candidate is None:
+        return None
+    candidate.lease_until = now + LEASE
+    candidate.leased_by = worker
+    candidate.attempts += 1
+    session.flush()
+    return Job(
+        id=candidate.id,
+        kind=candidate.kind,
+        team_id=candidate.team_id,
+        payload=dict(candidate.payload),
+        attempts=candidate.attempts,
+        created_at=candidate.created_at,
+        request_id=candidate.request_id,
+    )
+
+
+def finish(session: Session, job: Job, *, now: datetime, worker: str = WORKER) -> bool:
+    """Mark a job done, if this worker still holds it (call in the transaction that saves what
+    the job did, so both commit or neither does). False when the lease was lost."""
+    result = session.execute(
+        update(OutboxJob)
+        .where(
+            OutboxJob.id == job.id,
+            OutboxJob.leased_by == worker,
+            OutboxJob.state == OutboxState.PENDING,
+        )
+        .values(
+            state=OutboxState.DONE,
+            finished_at=now,
+            dedupe_key=None,
+            lease_until=None,
+            last_error=None,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def retry_later(
+    session: Session,
+    job: Job,
+    reason: str,
+    *,
+    now: datetime,
+    wait: timedelta | None = None,
+    worker: str = WORKER,
+) -> datetime | None:
+    """Schedule another attempt (backoff 1 s, 2 s, 4 s … at most 5 min apart, or `wait`), or
+    give the job up after MAX_ATTEMPTS. Returns when it runs again; None when given up."""
+    if job.attempts >= MAX_ATTEMPTS:
+        give_up(session, job, reason, now=now, worker=worker)
+        return None
+    exponent = max(0, min(job.attempts - 1, 20))
+    delay = wait if wait is not None else min(FIRST_RETRY * (1 << exponent), LONGEST_WAIT)
+    at = now + min(delay, LONGEST_WAIT)
+    session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job.id, OutboxJob.leased_by == worker)
+        .values(next_attempt_at=at, lease_until=None, last_error=reason[:2000])
+    )
+    return at
+
+
+def give_up(
+    session: Session, job: Job, reason: str, *, now: datetime, worker: str = WORKER
+) -> None:
+    """A permanent failure: the job is dead (kept for a day, for the record), its keys free."""
+    session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job.id, OutboxJob.leased_by == worker)
+        .values(
+            state=OutboxState.DEAD,
+            finished_at=now,
+            dedupe_key=None,
+            lease_until=None,
+            last_error=reason[:2000],
+        )
+    )
+
+
+def prune(session: Session, *, now: datetime) -> int:
+    """Delete jobs finished more than a day ago."""
+    result = session.execute(
+        delete(OutboxJob).where(
+            OutboxJob.state != OutboxState.PENDING,
+            OutboxJob.finished_at < now - KEEP_FINISHED,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def pending_count(session: Session, kind: str | None = None) -> int:
+    query = (
+        select(func.count()).select_from(OutboxJob).where(OutboxJob.state == OutboxState.PENDING)
+    )
+    if kind is not None:
+        query = query.where(OutboxJob.kind == kind)
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,323 @@
+"""Outbox workers: threads that claim due jobs (bot.core.outbox), run them, and settle them.
+
+Two lanes with threads of their own: `fast` (posts, updates, DMs) and `slow` (generation,
+backfill, Jira), so a slow job never delays a quick one, and no job ever runs on a thread that
+answers Slack. A commit that wrote jobs down wakes the workers at once (`Database.on_commit`);
+otherwise they poll, which is how jobs written by other replicas or due after a backoff are
+found.
+
+A failure is classified: a permanent refusal (`PermanentFailure`, a `UserError`, or a Slack
+error that retrying cannot fix) kills the job at once; anything else is retried with backoff,
+after Slack's Retry-After for a 429.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
+
+from bot.core import outbox
+from bot.core.errors import UserError
+from bot.core.logs import request_id_var
+from bot.core.outbox import Job, Lane
+from storage.db import Database
+
+log = logging.getLogger("postmortem_bot.outbox")
+
+# Slack answers that retrying cannot change.
+PERMANENT_SLACK_ERRORS = frozenset(
+    {
+        "account_inactive",
+        "cannot_dm_bot",
+        "cant_update_message",
+        "channel_not_found",
+        "invalid_auth",
+        "invalid_blocks",
+        "is_archived",
+        "message_not_found",
+        "missing_scope",
+        "msg_too_long",
+        "no_permission",
+        "not_allowed_token_type",
+        "not_in_channel",
+        "restricted_action",
+        "token_revoked",
+        "user_not_found",
+        "user_not_visible",
+    }
+)
+MAX_RETRY_AFTER = timedelta(minutes=5)
+
+
+class PermanentFailure(Exception):
+    """The job cannot be done, now or later; `reason` says why (it is logged and kept)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(Exception):
+    """Not now: try again after `wait` (say, a rate limit of our own)."""
+
+    def __init__(self, reason: str, wait: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.wait = reason, wait
+
+
+@dataclass
+class JobRun:
+    """One attempt at a job, as its handler sees it."""
+
+    job: Job
+    finished: bool = False
+
+    def finish_in(self, session: Session) -> None:
+        """Mark the job done in the handler's own transaction (with what it saves), so the two
+        commit together: a crash cannot leave the work saved and the job still to do."""
+        self.finished = outbox.finish(session, self.job, now=outbox.utc_now())
+
+
+Handler = Callable[[JobRun], None]
+OnDead = Callable[[Job, str], None]
+# Tells the person behind a job (its payload's `reply_to`) how it is going: (job, text).
+Tell = Callable[[Job, str], None]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A kind of job: its lane, what runs it, and what to do when it dies (say, tell the user)."""
+
+    kind: str
+    lane: Lane
+    run: Handler
+    on_dead: OnDead | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    permanent: bool
+    reason: str
+    wait: timedelta | None = None
+
+
+def classify(error: Exception) -> Verdict:
+    """Permanent or worth retrying, and after how long."""
+    if isinstance(error, PermanentFailure):
+        return Verdict(True, error.reason)
+    if isinstance(error, RetryLater):
+        return Verdict(False, error.reason, error.wait)
+    if isinstance(error, UserError):
+        return Verdict(True, error.message)
+    if isinstance(error, SlackApiError):
+        code = str(error.response.get("error") or "unknown_error")
+        if code in PERMANENT_SLACK_ERRORS:
+            return Verdict(True, f"Slack refused: {code}")
+        if error.response.status_code == 429:
+            return Verdict(False, "Slack rate limit", _retry_after(error))
+        return Verdict(False, f"Slack answered {code}")
+    return Verdict(False, f"{type(error).__name__}: {error}")
+
+
+def _retry_after(error: SlackApiError) -> timedelta:
+    headers = {str(k).lower(): v for k, v in dict(error.response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    raw = raw[0] if isinstance(raw, list) and raw else raw
+    try:
+        return min(timedelta(seconds=max(int(str(raw)), 1)), MAX_RETRY_AFTER)
+    except (TypeError, ValueError):
+        return timedelta(seconds=1)
+
+
+class OutboxWorkers:
+    """The worker threads of one process. `start()`, `wake()` after a commit, `stop()`."""
+
+    def __init__(
+        self,
+        db: Database,
+        specs: Iterable[JobSpec],
+        *,
+        threads: dict[Lane, int] | None = None,
+        poll_seconds: float = 1.0,
+        tell: Tell | None = None,
+    ) -> None:
+        self._db = db
+        self._tell = tell
+        self._specs = {spec.kind: spec for spec in specs}
+        self._threads = threads or {Lane.FAST: 4, Lane.SLOW: 2}
+        self._poll = poll_seconds
+        self._wakeups = {lane: threading.Event() for lane in Lane}
+        self._stopping = threading.Event()
+        self._draining = threading.Event()
+        self._workers: list[threading.Thread] = []
+        db.on_commit(self._after_commit)
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._specs)
+
+    def start(self) -> OutboxWorkers:
+        for lane, count in self._threads.items():
+            for number in range(count):
+                worker = threading.Thread(
+                    target=self._loop, args=(lane,), name=f"outbox-{lane}-{number}", daemon=True
+                )
+                worker.start()
+                self._workers.append(worker)
+        return self
+
+    def wake(self, lanes: Iterable[str] = tuple(Lane)) -> None:
+        for lane in lanes:
+            event = self._wakeups.get(Lane(lane))
+            if event is not None:
+                event.set()
+
+    def stop(self, timeout: float = 20.0, *, drain: bool = True) -> bool:
+        """Stop within `timeout` seconds: with `drain`, first do the jobs already due (what
+        requests acknowledged just before the stop); then let the running ones finish. True
+        when everything finished in time (unfinished jobs stay in the database either way)."""
+        deadline = time.monotonic() + timeout
+        if drain:
+            self._draining.set()
+            self.wake()
+        else:
+            self._stopping.set()
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self._stopping.set()
+        self.wake()
+        return not any(worker.is_alive() for worker in self._workers)
+
+    def run_pending(self, lane: Lane | None = None) -> int:
+        """Run due jobs in this thread until none is left (the CLI, tests); how many ran."""
+        ran = 0
+        for each in [lane] if lane else list(Lane):
+            while self._run_one(each):
+                ran += 1
+        return ran
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _after_commit(self, session: Session) -> None:
+        lanes = session.info.pop("outbox_lanes", None)
+        if lanes:
+            self.wake(lanes)
+
+    def _loop(self, lane: Lane) -> None:
+        wakeup = self._wakeups[lane]
+        while not self._stopping.is_set():
+            try:
+                ran = self._run_one(lane)
+            except Exception:  # the database itself failed: wait, then try again
+                log.warning("outbox worker could not reach the database", exc_info=True)
+                ran = False
+            if ran:
+                continue
+            if self._draining.is_set():
+                return  # nothing due is left: the drain is done for this thread
+            wakeup.wait(self._poll)
+            wakeup.clear()
+
+    def _run_one(self, lane: Lane) -> bool:
+        with self._db.session() as session:
+            job = outbox.claim(session, lane, now=outbox.utc_now())
+        if job is None:
+            return False
+        token = request_id_var.set(job.request_id or f"job-{job.id}")
+        try:
+            self._run(job)
+        finally:
+            request_id_var.reset(token)
+        return True
+
+    def _run(self, job: Job) -> None:
+        spec = self._specs.get(job.kind)
+        if spec is None:
+            self._settle(job, Verdict(True, f"no handler for job kind {job.kind!r}"))
+            return
+        attempt = JobRun(job)
+        started = time.perf_counter()
+        try:
+            spec.run(attempt)
+        except Exception as error:
+            verdict = classify(error)
+            level = logging.ERROR if verdict.permanent else logging.WARNING
+            log.log(
+                level,
+                "job %s (%s) failed on attempt %d: %s",
+                job.id,
+                job.kind,
+                job.attempts,
+                verdict.reason,
+                exc_info=not isinstance(error, (SlackApiError, PermanentFailure, RetryLater)),
+            )
+            self._settle(job, verdict)
+            return
+        if not attempt.finished:
+            with self._db.session() as session:
+                outbox.finish(session, job, now=outbox.utc_now())
+        log.debug("job %s (%s) done in %.3fs", job.id, job.kind, time.perf_counter() - started)
+
+    def _settle(self, job: Job, verdict: Verdict) -> None:
+        now = outbox.utc_now()
+        with self._db.session() as session:
+            if verdict.permanent:
+                outbox.give_up(session, job, verdict.reason, now=now)
+                dead = True
+            else:
+                dead = (
+                    outbox.retry_later(session, job, verdict.reason, now=now, wait=verdict.wait)
+                    is None
+                )
+        if not dead:
+            if job.attempts == 1:
+                self._tell_user(job, _delayed(job, verdict))
+            return
+        log.error("job %s (%s) given up: %s", job.id, job.kind, verdict.reason)
+        spec = self._specs.get(job.kind)
+        if spec is not None and spec.on_dead is not None:
+            try:
+                spec.on_dead(job, verdict.reason)
+            except Exception:
+                log.exception("could not report the failed job %s", job.id)
+        elif job.payload.get("what"):
+            self._tell_user(job, _given_up(job, verdict))
+
+    def _tell_user(self, job: Job, text: str) -> None:
+        if self._tell is None or not job.payload.get("reply_to"):
+            return
+        try:
+            self._tell(job, text)
+        except Exception:
+            log.exception("could not tell the user about job %s", job.id)
+
+
+def _delayed(job: Job, verdict: Verdict) -> str:
+    what = str(job.payload.get("what") or "that")
+    return (
+        f"I couldn't post {what} yet ({_plain(verdict.reason)}). What you sent is saved, and "
+        "I'll try again in a moment: no need to repeat it."
+    )
+
+
+def _given_up(job: Job, verdict: Verdict) -> str:
+    what = str(job.payload.get("what") or "that")
+    return (
+        f":warning: I gave up posting {what} ({_plain(verdict.reason)}). What you sent is "
+        "saved; an admin can find the reason in the bot's log."
+    )
+
+
+def _plain(reason: str) -> str:
+    """`Slack answered fatal_error` → with the code in backticks, as Slack users read them."""
+    for prefix in ("Slack answered ", "Slack refused: "):
+        if reason.startswith(prefix):
+            return f"Slack answered `{reason[len(prefix) :]}`"
+    return "an error on my side; it is logged"

@@ -1,0 +1,168 @@
+"""The outbox: jobs written with the change that causes them, claimed under a lease, in order
+per key, at most one live per dedupe key, retried with backoff, given up when hopeless, and
+Slack posts made once even when a job runs again after a crash."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bot.core import outbox
+from bot.core.outbox import Busy, Job, Lane
+from bot.core.outbox_worker import JobRun, JobSpec, OutboxWorkers, PermanentFailure
+from bot.slack.once import post_once
+from sandbox.slack.fake import FakeSlack
+from storage.db import Database
+from storage.models import OutboxJob, OutboxState
+from tests.bench import INCIDENT_CHANNEL
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def _enqueue(db: Database, kind: str = "test.job", **kwargs: object) -> None:
+    with db.session() as session:
+        outbox.enqueue(session, kind, {"n": kwargs.pop("n", 0)}, team_id="T1", **kwargs)  # type: ignore[arg-type]
+
+
+def _claim(db: Database, *, at: datetime | None = None, worker: str = "w1") -> Job | None:
+    with db.session() as session:
+        return outbox.claim(session, Lane.FAST, now=at or outbox.utc_now(), worker=worker)
+
+
+def _finish(db: Database, job: Job, worker: str = "w1") -> bool:
+    with db.session() as session:
+        return outbox.finish(session, job, now=outbox.utc_now(), worker=worker)
+
+
+def _states(db: Database) -> list[OutboxState]:
+    with db.session() as session:
+        return list(session.scalars(select(OutboxJob.state).order_by(OutboxJob.id)))
+
+
+def test_a_job_is_claimed_once_under_a_lease(db: Database) -> None:
+    _enqueue(db)
+    job = _claim(db)
+    assert job is not None and job.attempts == 1 and not job.retried
+    assert _claim(db, worker="w2") is None  # leased
+    later = outbox.utc_now() + outbox.LEASE + timedelta(seconds=1)
+    again = _claim(db, at=later, worker="w2")  # the first worker died: its lease ran out
+    assert again is not None and again.id == job.id and again.retried
+    assert not _finish(db, job, worker="w1")  # the lease moved on: w1 may not settle it
+    assert _finish(db, again, worker="w2")
+    assert _states(db) == [OutboxState.DONE]
+    assert _claim(db, at=later + timedelta(hours=1)) is None
+
+
+def test_jobs_of_one_key_run_one_at_a_time_in_order(db: Database) -> None:
+    _enqueue(db, n=1, ordering_key="channel:C1")
+    _enqueue(db, n=2, ordering_key="channel:C1")
+    _enqueue(db, n=3, ordering_key="channel:C2")
+    first = _claim(db)
+    assert first is not None and first.payload == {"n": 1}
+    other = _claim(db, worker="w2")
+    assert other is not None and other.payload == {"n": 3}  # another key is not held up
+    assert _claim(db, worker="w3") is None  # n=2 waits for n=1
+    assert _finish(db, first)
+    second = _claim(db, worker="w3")
+    assert second is not None and second.payload == {"n": 2}
+
+
+def test_one_live_job_per_dedupe_key(db: Database) -> None:
+    _enqueue(db, dedupe_key="postmortem:1")
+    with pytest.raises(Busy):
+        _enqueue(db, dedupe_key="postmortem:1")
+    with db.session() as session:  # the caller's transaction survives a Busy
+        outbox.enqueue(session, "test.job", {}, team_id="T1", dedupe_key="postmortem:2")
+        with pytest.raises(Busy):
+            outbox.enqueue(session, "test.job", {}, team_id="T1", dedupe_key="postmortem:2")
+        assert outbox.live_job(session, "postmortem:2")
+    job = _claim(db)
+    assert job is not None and _finish(db, job)
+    _enqueue(db, dedupe_key="postmortem:1")  # free again once the first one is done
+
+
+def test_backoff_then_giving_up(db: Database) -> None:
+    _enqueue(db)
+    job = _claim(db)
+    assert job is not None
+    with db.session() as session:
+        at = outbox.retry_later(session, job, "Slack answered fatal_error", now=T0, worker="w1")
+    assert at == T0 + timedelta(seconds=1)
+    assert _claim(db, at=T0) is None and _claim(db, at=T0 + timedelta(seconds=1)) is not None
+    hopeless = Job(job.id, job.kind, job.team_id, job.payload, outbox.MAX_ATTEMPTS, T0)
+    with db.session() as session:
+        assert outbox.retry_later(session, hopeless, "still down", now=T0, worker="w1") is None
+    assert _states(db) == [OutboxState.DEAD]
+
+
+def test_workers_retry_passing_failures_and_report_hopeless_ones(db: Database) -> None:
+    attempts: list[int] = []
+    dead: list[str] = []
+    told: list[str] = []
+
+    def flaky(run: JobRun) -> None:
+        attempts.append(run.job.attempts)
+        if run.job.attempts == 1:
+            raise ConnectionError("Slack is away")
+
+    def hopeless(run: JobRun) -> None:
+        raise PermanentFailure("the channel is archived")
+
+    workers = OutboxWorkers(
+        db,
+        [
+            JobSpec("test.flaky", Lane.FAST, flaky),
+            JobSpec("test.hopeless", Lane.FAST, hopeless, on_dead=lambda j, r: dead.append(r)),
+        ],
+        tell=lambda job, text: told.append(text),
+    )
+    with db.session() as session:
+        payload = {"reply_to": "http://127.0.0.1/response", "what": "the echo"}
+        outbox.enqueue(session, "test.flaky", payload, team_id="T1")
+        outbox.enqueue(session, "test.hopeless", {}, team_id="T1")
+    assert workers.run_pending() == 2
+    assert dead == ["the channel is archived"]
+    assert len(told) == 1 and "the echo" in told[0] and "try again" in told[0]
+    with db.session() as session:  # the flaky one waits for its backoff
+        due = session.scalar(
+            select(OutboxJob.next_attempt_at).where(OutboxJob.kind == "test.flaky")
+        )
+    assert due is not None and due > outbox.utc_now()
+    with db.session() as session:
+        session.execute(
+            OutboxJob.__table__.update().values(next_attempt_at=outbox.utc_now())  # type: ignore[attr-defined]
+        )
+    assert workers.run_pending() == 1
+    assert attempts == [1, 2]
+    assert _states(db) == [OutboxState.DONE, OutboxState.DEAD]
+
+
+def test_a_commit_that_writes_jobs_wakes_the_workers(db: Database) -> None:
+    done = threading.Event()
+    workers = OutboxWorkers(
+        db, [JobSpec("test.job", Lane.FAST, lambda run: done.set())], poll_seconds=60.0
+    ).start()
+    try:
+        _enqueue(db)  # polling every 60 s: only the commit hook can make this quick
+        assert done.wait(5)
+    finally:
+        assert workers.stop(5)
+
+
+def test_a_post_is_made_once_even_when_its_job_runs_again(slack: FakeSlack, db: Database) -> None:
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    first_try = Job(41, "slack.post", "T1", {}, attempts=1, created_at=outbox.utc_now())
+    ts = post_once(client, first_try, channel=INCIDENT_CHANNEL, text="INC-1 declared")
+    # the worker died before it could record the post; the job runs again
+    second_try = Job(41, "slack.post", "T1", {}, attempts=2, created_at=first_try.created_at)
+    assert post_once(client, second_try, channel=INCIDENT_CHANNEL, text="INC-1 declared") == ts
+    other = Job(42, "slack.post", "T1", {}, attempts=2, created_at=first_try.created_at)
+    assert post_once(client, other, channel=INCIDENT_CHANNEL, text="INC-1 declared") != ts
+    posts = [m for m in slack.messages(INCIDENT_CHANNEL) if m.get("text") == "INC-1 declared"]
+    assert len(posts) == 2
+    history = client.conversations_history(channel=INCIDENT_CHANNEL)["messages"]
+    assert all("metadata" not in m for m in history)  # only with include_all_metadata
