@@ -23,6 +23,7 @@ from bot.postmortem import flows as postmortem_flows
 from bot.reminders import flows as reminder_flows
 from bot.services import Services
 from bot.slack import posting
+from bot.slack.budget import RateBudget
 from bot.slack.client import client_with_token, instrumented, make_web_client
 from bot.slack.oauth import (
     INSTALL_PATH,
@@ -144,7 +145,8 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
         workspaces = InstalledWorkspaces.from_settings(services.db, settings)
     jira = make_jira_sync(services, workspaces)
-    services = replace(services, jira=jira, workspaces=workspaces)
+    budget = RateBudget(settings.slack_history_calls_per_minute)
+    services = replace(services, jira=jira, workspaces=workspaces, history_budget=budget)
     replies = services.replies
 
     def tell(job: Job, text: str) -> None:

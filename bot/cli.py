@@ -94,7 +94,7 @@ def run(port: int | None, host: str, threads: int | None) -> None:
 
     if bot.jira is not None:
         bot.jira.startup_check()  # a wrong URL or token is said once, here; the bot runs on
-    scheduler = start_scheduler(services, bot.workspaces, jira=bot.jira)
+    scheduler = start_scheduler(bot.services, bot.workspaces, jira=bot.jira)
 
     def close() -> None:  # after the server stops: no new sweeps, then in-flight work
         scheduler.shutdown(wait=True)

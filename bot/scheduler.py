@@ -17,6 +17,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
+from bot.capture.watch import BEAT_EVERY, beat
+from bot.core.outbox import prune as prune_outbox
+from bot.core.outbox import utc_now as outbox_now
 from bot.jira.flows import JiraSync
 from bot.reminders.digest import send_digests
 from bot.reminders.sweep import sweep
@@ -30,6 +33,7 @@ SWEEP_JOB = "reminder_sweep"
 DIGEST_JOB = "reminder_digest"
 JIRA_SYNC_JOB = "jira_sync"
 HOUSEKEEPING_JOB = "housekeeping"
+HEARTBEAT_JOB = "capture_heartbeat"
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 DIGEST_TRIGGER = CronTrigger(day_of_week="mon", hour=9, minute=0, timezone="UTC")
 
@@ -53,6 +57,14 @@ def run_digest(services: Services, workspaces: Workspaces) -> None:
         log.exception("weekly digest failed; `postmortem-bot remind --digest` sends it")
 
 
+def run_heartbeat(services: Services) -> None:
+    """This replica is capturing; a downtime of all of them becomes backfill gaps."""
+    try:
+        beat(services)
+    except Exception:
+        log.warning("capture heartbeat failed (is the database answering?)", exc_info=True)
+
+
 def run_housekeeping(services: Services) -> None:
     """Delete Events API claims older than Slack's retry window and OAuth states that expired
     unused. Idempotent, so replicas need no claim for it; errors are logged and retried."""
@@ -60,6 +72,7 @@ def run_housekeeping(services: Services) -> None:
     try:
         with services.db.session() as session:
             claims = prune_claims(session, now=now)
+            prune_outbox(session, now=outbox_now())
         states = prune_states(services.db, now=now)
     except Exception:
         log.exception("housekeeping failed; the next run retries")
@@ -115,6 +128,16 @@ def start_scheduler(
             misfire_grace_time=int(every.total_seconds()),
             next_run_time=datetime.now(UTC) + first_run_in,
         )
+    scheduler.add_job(
+        run_heartbeat,
+        IntervalTrigger(seconds=BEAT_EVERY.total_seconds(), timezone="UTC"),
+        args=(services,),
+        id=HEARTBEAT_JOB,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(BEAT_EVERY.total_seconds()),
+        next_run_time=datetime.now(UTC),  # at once: a downtime is noticed as the bot starts
+    )
     scheduler.add_job(
         run_housekeeping,
         IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone="UTC"),

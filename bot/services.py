@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.capture.service import IncidentChannels
 from bot.core.clock import Clock, utc_now
 from bot.core.settings import Settings
+from bot.slack.budget import RateBudget
 from bot.slack.replies import Replies
 from bot.slack.workspaces import Workspaces
 from storage.db import Database
@@ -30,6 +31,7 @@ class Services:
     workspaces: Workspaces | None = None  # set by create_bot: each workspace's client, for jobs
     replies: Replies = field(default_factory=Replies)  # private replies after the ack
     channels: IncidentChannels = field(default_factory=IncidentChannels)  # capture's memory
+    history_budget: RateBudget | None = None  # set by create_bot: Slack's history rate limits
 
     def client_for(self, team_id: str) -> WebClient | None:
         """The client that speaks for `team_id` (None: the bot is not installed there)."""

@@ -45,9 +45,17 @@ def sandbox_settings(slack: FakeSlack, database_url: str, **overrides: Any) -> S
 
 @contextmanager
 def running_bot(
-    slack: FakeSlack, db: Database, *, clock: Clock = utc_now, threads: int = 8, **overrides: Any
+    slack: FakeSlack,
+    db: Database,
+    *,
+    clock: Clock = utc_now,
+    threads: int = 8,
+    deliver_events: bool = False,
+    **overrides: Any,
 ) -> Iterator[RunningBot]:
-    """Serve the bot until the block ends, then stop it gracefully (in-flight work finishes)."""
+    """Serve the bot until the block ends, then stop it gracefully (in-flight work finishes).
+    With `deliver_events`, the fake delivers what people do (post, edit, react) to the bot as
+    Slack's Events API would; otherwise tests send the events they need themselves."""
     settings = sandbox_settings(slack, db.url, **overrides)
     bot = create_bot(Services(settings=settings, db=db, clock=clock))
     server = HttpServer(
@@ -57,6 +65,8 @@ def running_bot(
         threads=threads,
         on_drained=bot.close,
     ).start_in_background()
+    if deliver_events:
+        slack.deliver_events_to(server.url, SIGNING_SECRET)
     try:
         yield RunningBot(
             url=server.url,

@@ -615,3 +615,49 @@ class OutboxJob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class GapState(enum.StrEnum):
+    PENDING = "pending"  # to fetch (or being fetched: see the backfill job)
+    DONE = "done"
+    FAILED = "failed"  # Slack refused for good (missing scope, channel gone)
+
+
+class CaptureGap(Base):
+    """A stretch of an incident channel that live capture did not see: the lead-up before the
+    declaration, or a time when no replica was capturing (see bot.capture.watch). A backfill job
+    fetches it from Slack's history, page by page; the cursor is kept here, so a restart
+    resumes where it stopped, and generation says what is still being fetched."""
+
+    __tablename__ = "capture_gaps"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "reason", "start_at"),
+        Index("ix_capture_gaps_channel_state", "team_id", "channel_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID))
+    channel_id: Mapped[str] = mapped_column(String(SLACK_ID))
+    reason: Mapped[str] = mapped_column(String(16))  # "leadup" or "downtime"
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[GapState] = mapped_column(_enum(GapState, "capture_gap_state"))
+    cursor: Mapped[str | None] = mapped_column(String(255))  # next history page
+    history_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    threads: Mapped[list[str]] = mapped_column(JSON, default=list)  # parents still to fetch
+    fetched: Mapped[int] = mapped_column(Integer, default=0)  # messages stored so far
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # Slack calls made so far
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CaptureHeartbeat(Base):
+    """Each running replica's last sign of life: when none was alive for a while, capture had
+    a gap, in every incident channel (bot.capture.watch)."""
+
+    __tablename__ = "capture_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

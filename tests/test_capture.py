@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from sqlalchemy import delete, select
 
-from bot.capture.backfill import BackfillResult, backfill_channel
+from bot.capture import flows as capture_flows
 from bot.capture.events import (
     Delete,
     Upsert,
@@ -19,9 +19,24 @@ from bot.capture.events import (
     interpret_event,
     ts_to_datetime,
 )
+from bot.capture.flows import fill_gap
+from bot.capture.gaps import GapReason
+from bot.core import outbox
+from bot.core.outbox_worker import OutboxWorkers
+from bot.services import Services
+from bot.slack.budget import RateBudget
+from bot.slack.workspaces import SingleWorkspace
+from sandbox.harness import sandbox_settings
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
-from storage.models import CapturedMessage, ProcessedEvent
+from storage.models import (
+    CapturedMessage,
+    CaptureGap,
+    GapState,
+    OutboxJob,
+    OutboxState,
+    ProcessedEvent,
+)
 from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL, PRIVATE_CHANNEL, Bench
 
 T = TypeVar("T")
@@ -224,15 +239,8 @@ def test_message_deleted_clears_it_and_nothing_revives_it(bench: Bench) -> None:
     row = wait_for_row(bench.db, message["ts"], lambda r: r.deleted_at is not None)
     assert (row.text, row.file_names) == ("", [])
 
-    result = backfill_channel(
-        no_retry_client(bench.slack),
-        bench.db,
-        team_id=bench.slack.team_id,
-        channel_id=INCIDENT_CHANNEL,
-        oldest=datetime.now(UTC) - timedelta(hours=1),
-        clock=lambda: datetime.now(UTC),
-    )
-    assert result.pages == 1
+    gap = backfill(bench.slack, bench.db, since=datetime.now(UTC) - timedelta(hours=1))
+    assert gap.calls == 1 and gap.state is GapState.DONE
     send(bench, message_event(message))  # a late delivery of the message itself
     sentinel(bench)
     row = captured(bench.db)[message["ts"]]
@@ -343,6 +351,46 @@ def test_an_event_that_cannot_be_stored_is_not_acknowledged(bench: Bench) -> Non
 # --- backfill ---------------------------------------------------------------------------------
 
 
+def backfill(
+    slack: FakeSlack,
+    db: Database,
+    *,
+    since: datetime,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    waits: list[float] | None = None,
+) -> CaptureGap:
+    """Record a gap from `since` to now and run its backfill job to the end, as the outbox
+    workers would; each wait the job asks for (a 429's Retry-After) is noted, then skipped."""
+    client = no_retry_client(slack)
+    settings = sandbox_settings(slack, db.url)
+    services = Services(settings=settings, db=db, clock=clock, workspaces=SingleWorkspace(client))
+    with db.session() as session:
+        gap_id = fill_gap(
+            session,
+            team_id=slack.team_id,
+            channel_id=INCIDENT_CHANNEL,
+            reason=GapReason.DOWNTIME,
+            start_at=since,
+            end_at=datetime.now(UTC),
+            now=datetime.now(UTC),
+        )
+    assert gap_id is not None
+    workers = OutboxWorkers(db, capture_flows.jobs(services))
+    for _ in range(20):
+        workers.run_pending()
+        with db.session() as session:
+            waiting = session.scalar(
+                select(OutboxJob).where(OutboxJob.state == OutboxState.PENDING)
+            )
+            if waiting is None:
+                break
+            if waits is not None:
+                waits.append(round((waiting.next_attempt_at - outbox.utc_now()).total_seconds()))
+            waiting.next_attempt_at = outbox.utc_now()
+    with db.session() as session:
+        return session.get_one(CaptureGap, gap_id)
+
+
 def test_backfill_pages_threads_and_resumes_after_a_429_from_the_same_cursor(
     slack: FakeSlack, db: Database
 ) -> None:
@@ -364,14 +412,8 @@ def test_backfill_pages_threads_and_resumes_after_a_429_from_the_same_cursor(
             rate_limited = True
         return datetime.now(UTC)
 
-    result = backfill_channel(
-        no_retry_client(slack),
-        db,
-        team_id=slack.team_id,
-        channel_id=INCIDENT_CHANNEL,
-        oldest=datetime.now(UTC) - timedelta(hours=1),
-        clock=clock,
-        sleep=waits.append,
+    gap = backfill(
+        slack, db, since=datetime.now(UTC) - timedelta(hours=1), clock=clock, waits=waits
     )
 
     history = slack.calls_to("conversations.history")
@@ -382,10 +424,11 @@ def test_backfill_pages_threads_and_resumes_after_a_429_from_the_same_cursor(
     ok_cursors = [c.params.get("cursor") for c in history if c.status == 200]
     assert len(set(ok_cursors)) == len(ok_cursors) == 3  # no page fetched twice
     assert all(c.params["limit"] == "200" and c.params["oldest"] for c in history)
-    assert waits == [7.0, 7.0]
+    assert all(c.params["latest"] for c in history)  # the gap's end: not what capture holds
+    assert waits == [7, 7]  # Slack's Retry-After, each time
     replies = slack.calls_to("conversations.replies")
     assert [(c.params["ts"], c.status) for c in replies] == [(parent["ts"], 200)] * 2
-    assert result == BackfillResult(pages=5, messages=700, threads=1, rate_limit_waits=2)
+    assert (gap.state, gap.fetched, gap.calls, gap.threads) == (GapState.DONE, 700, 5, [])
 
     rows = captured(db)
     assert len(rows) == 700
@@ -393,15 +436,58 @@ def test_backfill_pages_threads_and_resumes_after_a_429_from_the_same_cursor(
     assert sum(1 for r in rows.values() if r.thread_ts == parent["ts"] and r.ts != r.thread_ts) == (
         250
     )
-    again = backfill_channel(
-        no_retry_client(slack),
-        db,
-        team_id=slack.team_id,
-        channel_id=INCIDENT_CHANNEL,
-        oldest=datetime.now(UTC) - timedelta(hours=1),
-        clock=lambda: datetime.now(UTC),
+    again = backfill(slack, db, since=datetime.now(UTC) - timedelta(minutes=59))
+    assert again.fetched == 0 and len(captured(db)) == 700  # idempotent
+
+
+def test_backfill_keeps_to_its_rate_budget_and_resumes_from_its_cursor(
+    slack: FakeSlack, db: Database
+) -> None:
+    """Slack's 2025 limits for apps outside the Marketplace: 1 history call a minute, 15
+    messages a page. The job asks to wait for its budget instead of meeting 429s, and a restart
+    (a new process: a new job attempt) resumes from the stored cursor."""
+    for n in range(40):
+        slack.post_as_user(INCIDENT_CHANNEL, ALICE, f"update {n}")
+    settings = sandbox_settings(
+        slack, db.url, slack_history_calls_per_minute=1, slack_history_page_size=15
     )
-    assert again.messages == 0 and len(captured(db)) == 700  # idempotent
+    client = no_retry_client(slack)
+    services = Services(
+        settings=settings,
+        db=db,
+        workspaces=SingleWorkspace(client),
+        history_budget=RateBudget(1),
+    )
+    with db.session() as session:
+        gap_id = fill_gap(
+            session,
+            team_id=slack.team_id,
+            channel_id=INCIDENT_CHANNEL,
+            reason=GapReason.DOWNTIME,
+            start_at=datetime.now(UTC) - timedelta(hours=1),
+            end_at=datetime.now(UTC),
+            now=datetime.now(UTC),
+        )
+    OutboxWorkers(db, capture_flows.jobs(services)).run_pending()
+    with db.session() as session:
+        gap = session.get_one(CaptureGap, gap_id)
+        job = session.scalar(select(OutboxJob).where(OutboxJob.state == OutboxState.PENDING))
+        assert job is not None and job.attempts == 0  # waiting for budget is not a failure
+        wait = (job.next_attempt_at - outbox.utc_now()).total_seconds()
+        assert 50 < wait <= 60
+        assert (gap.calls, gap.fetched, gap.state) == (1, 15, GapState.PENDING)
+        assert gap.cursor is not None
+        job.next_attempt_at = outbox.utc_now()
+    # "after a restart": fresh workers and a fresh budget, the same database
+    restarted = Services(
+        settings=settings, db=db, workspaces=SingleWorkspace(client), history_budget=RateBudget(1)
+    )
+    OutboxWorkers(db, capture_flows.jobs(restarted)).run_pending()
+    history = slack.calls_to("conversations.history")
+    assert len(history) == 2 and all(c.status == 200 for c in history)
+    assert history[1].params["cursor"] == gap.cursor  # resumed where it stopped
+    assert all(c.params["limit"] == "15" for c in history)
+    assert len(captured(db)) == 30
 
 
 def test_declare_backfills_the_leadup_window(bench: Bench) -> None:

@@ -33,6 +33,14 @@ from tests.bench import (
 from tests.test_postmortem_render import STANDARD_SECTIONS
 
 
+@pytest.fixture
+def bench(slack: FakeSlack, db: Database) -> Iterator[Bench]:
+    """The bench with Slack's Events API on: what people say is captured live, as in a real
+    workspace, and generation reads it from the database."""
+    with running_bench(slack, db, deliver_events=True) as running:
+        yield running
+
+
 def postmortem(bench: Bench) -> Postmortem | None:
     with bench.db.session() as session:
         return session.scalar(select(Postmortem))
@@ -68,7 +76,7 @@ def declare(bench: Bench, channel: str = INCIDENT_CHANNEL) -> None:
 def test_generate_builds_the_whole_document_from_what_happened(bench: Bench) -> None:
     slack = bench.slack
     declare(bench)
-    # the conversation: a thread, an edit, a deletion (captured by the generator's backfill)
+    # the conversation: a thread, an edit, a deletion (captured live, as Slack delivers it)
     first = slack.post_as_user(INCIDENT_CHANNEL, BOB, "seeing 500s on checkout")
     slack.post_as_user(INCIDENT_CHANNEL, CAROL, "it's deploy 4812", thread_ts=first["ts"])
     typo = slack.post_as_user(INCIDENT_CHANNEL, ALICE, "rolling bak now")
@@ -83,7 +91,12 @@ def test_generate_builds_the_whole_document_from_what_happened(bench: Bench) -> 
     bench.command("/incident", "resolved")
     eventually(lambda: len(slack.calls_to("chat.postMessage")) >= 4)
 
+    history_before = len(slack.calls_to("conversations.history"))
     generate(bench)
+    # Capture paid off: the channel was captured live, so generation fetched no history; the
+    # only history call is the lead-up backfill after the declaration.
+    assert history_before == len(slack.calls_to("conversations.history")) == 1
+    assert slack.calls_to("conversations.replies") == []
     markdown = canvas_markdown(bench)
     positions = [markdown.index(section + "\n") for section in STANDARD_SECTIONS]
     assert positions == sorted(positions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.incidents.service import Workspace, change_status, declare_incident
-from bot.postmortem.recurrence import similar_incidents, terms_of
+from bot.postmortem.recurrence import index_search_documents, similar_incidents, terms_of
 from bot.timeline.service import record_event
 from storage.db import Database
 from storage.models import EventKind, Incident, IncidentStatus
@@ -50,7 +50,8 @@ def test_finds_earlier_incidents_sharing_words_and_says_which(db: Database) -> N
     current = _incident(db, 4, "Checkout latency from redis evictions", ["redis maxmemory again"])
     with db.session() as session:
         incident = session.get_one(Incident, current)
-        matches = similar_incidents(session, incident, now=T0 + timedelta(days=5))
+        index_search_documents(session, incident, now=T0 + timedelta(days=5))
+        matches = similar_incidents(session, incident)
         keys = [m.incident.key for m in matches]
         assert keys[0] == "INC-1"
         assert "INC-4" not in keys  # never itself
@@ -62,7 +63,9 @@ def test_finds_earlier_incidents_sharing_words_and_says_which(db: Database) -> N
 def test_no_earlier_incidents_means_no_matches(db: Database) -> None:
     only = _incident(db, 1, "First ever incident", ["something broke"])
     with db.session() as session:
-        assert similar_incidents(session, session.get_one(Incident, only), now=T0) == []
+        incident = session.get_one(Incident, only)
+        index_search_documents(session, incident, now=T0)
+        assert similar_incidents(session, incident) == []
 
 
 def test_terms_put_title_words_first_and_drop_noise() -> None:

@@ -234,8 +234,8 @@ def test_top_level_message_by_reaction_uses_history(bench: Bench) -> None:
     [event] = eventually(lambda: events(bench))
     assert event.text == "error rate back to normal"
     [history] = [
-        c for c in bench.slack.calls_to("conversations.history") if c.params.get("latest")
-    ]  # (a declare also backfills with `oldest`)
+        c for c in bench.slack.calls_to("conversations.history") if c.params.get("limit") == "1"
+    ]  # (a declare also backfills the lead-up, a page at a time)
     assert history.params["latest"] == message["ts"]
     assert str(history.params["inclusive"]).lower() in ("1", "true")
     assert int(history.params["limit"]) == 1

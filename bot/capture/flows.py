@@ -1,5 +1,7 @@
-"""Capture: live message events are stored before their ack; the backfill of what the bot
-missed (the lead-up before a declaration) is an outbox job on the slow lane (no Bolt)."""
+"""Capture: live message events are stored before their ack; what live capture did not see (a
+gap: the lead-up before a declaration, a downtime) is fetched by a slow-lane backfill job, one
+page per step, within Slack's rate limits, resuming from its stored cursor after a restart
+(no Bolt)."""
 
 from __future__ import annotations
 
@@ -7,21 +9,24 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.capture.backfill import backfill_channel
-from bot.capture.events import delivery_of
-from bot.capture.service import apply_delivery
+from bot.capture.events import datetime_to_ts, delivery_of
+from bot.capture.gaps import GapReason, open_gap
+from bot.capture.service import apply_delivery, store_messages
 from bot.core import outbox
-from bot.core.outbox_worker import PERMANENT_SLACK_ERRORS, JobRun, JobSpec
+from bot.core.outbox_worker import PERMANENT_SLACK_ERRORS, Continue, JobRun, JobSpec
 from bot.services import Services
+from bot.slack.budget import RateBudget
 from bot.slack.posting import client_or_fail
-from storage.models import Incident
+from storage.models import CaptureGap, GapState, Incident
 
 log = logging.getLogger("postmortem_bot.capture")
 
 BACKFILL = "capture.backfill"
+STEPS_PER_ATTEMPT = 50  # pages fetched before the job yields its thread to other work
 
 
 def capture_message(
@@ -41,41 +46,160 @@ def capture_message(
 def enqueue_backfill(
     session: Session, services: Services, incident: Incident, *, reply_to: str | None
 ) -> None:
-    """Fetch what was said in the channel from BACKFILL_LEADUP_MINUTES before the declaration
-    (a slow-lane job: the declaration is acknowledged without waiting for it)."""
+    """Record the lead-up (BACKFILL_LEADUP_MINUTES before the declaration) as a gap to fetch;
+    the declaration is acknowledged without waiting for it."""
     leadup = timedelta(minutes=services.settings.backfill_leadup_minutes)
-    outbox.enqueue(
+    fill_gap(
         session,
-        BACKFILL,
-        {
-            "channel": incident.channel_id,
-            "oldest": (incident.declared_at - leadup).isoformat(),
-            "incident_key": incident.key,
-            "reply_to": reply_to,
-        },
         team_id=incident.team_id,
-        lane=outbox.Lane.SLOW,
-        ordering_key=f"backfill:{incident.team_id}:{incident.channel_id}",
+        channel_id=incident.channel_id,
+        reason=GapReason.LEADUP,
+        start_at=incident.declared_at - leadup,
+        end_at=incident.declared_at,
+        now=services.clock(),
+        notify={"incident_key": incident.key, "reply_to": reply_to},
     )
 
 
+def fill_gap(
+    session: Session,
+    *,
+    team_id: str,
+    channel_id: str,
+    reason: GapReason,
+    start_at: datetime,
+    end_at: datetime,
+    now: datetime,
+    notify: dict[str, Any] | None = None,
+) -> int | None:
+    """Record a gap and the job that fetches it (nothing if it is recorded already)."""
+    gap_id = open_gap(
+        session,
+        team_id=team_id,
+        channel_id=channel_id,
+        reason=reason,
+        start_at=start_at,
+        end_at=end_at,
+        now=now,
+    )
+    if gap_id is None:
+        return None
+    outbox.enqueue(
+        session,
+        BACKFILL,
+        {"gap_id": gap_id, "channel": channel_id, **(notify or {})},
+        team_id=team_id,
+        lane=outbox.Lane.SLOW,
+        ordering_key=f"backfill:{team_id}:{channel_id}",
+    )
+    return gap_id
+
+
+# -- the backfill job ---------------------------------------------------------------------------
+
+
 def run_backfill(services: Services, run: JobRun) -> None:
-    job, payload = run.job, run.job.payload
+    """Fetch one gap: its history pages, then the replies of the threads found in it."""
+    job = run.job
     client = client_or_fail(services.client_for, job.team_id)
+    budget = services.history_budget or RateBudget(services.settings.slack_history_calls_per_minute)
+    gap_id = int(job.payload["gap_id"])
+    mine = _own_ids(client)
     try:
-        backfill_channel(
-            client,
-            services.db,
-            team_id=job.team_id,
-            channel_id=str(payload["channel"]),
-            oldest=datetime.fromisoformat(str(payload["oldest"])),
-            clock=services.clock,
-        )
+        for _ in range(STEPS_PER_ATTEMPT):
+            if not _step(services, client, budget, gap_id, mine):
+                return
     except SlackApiError as error:
         code = str(error.response.get("error", "unknown_error"))
         if code not in PERMANENT_SLACK_ERRORS:
-            raise  # retried by the outbox
-        _tell_backfill_failed(services, payload, f"Slack answered `{code}`")
+            raise  # retried by the outbox (a 429 after its Retry-After)
+        with services.db.session() as session:
+            gap = session.get_one(CaptureGap, gap_id)
+            gap.state, gap.last_error, gap.finished_at = GapState.FAILED, code, services.clock()
+        _tell_backfill_failed(services, job.payload, f"Slack answered `{code}`")
+        return
+    raise Continue("more pages to fetch")  # yield the thread to other work, resume at once
+
+
+def _step(
+    services: Services, client: WebClient, budget: RateBudget, gap_id: int, mine: set[str]
+) -> bool:
+    """Fetch and store one page (committed with the cursor); False when the gap is done."""
+    with services.db.session() as session:
+        gap = session.get_one(CaptureGap, gap_id)
+        if gap.state is not GapState.PENDING:
+            return False
+        team, channel, cursor = gap.team_id, gap.channel_id, gap.cursor
+        history_done, threads = gap.history_done, list(gap.threads or [])
+        oldest, latest = datetime_to_ts(gap.start_at), datetime_to_ts(gap.end_at)
+    if history_done and not threads:
+        _finish_gap(services, gap_id)
+        return False
+    method = "conversations.replies" if history_done else "conversations.history"
+    wait = budget.take(team, method)
+    if wait > 0:
+        raise Continue(f"waiting for the {method} budget", timedelta(seconds=wait))
+    params: dict[str, Any] = {
+        "channel": channel,
+        "limit": services.settings.slack_history_page_size,
+    }
+    if cursor:
+        params["cursor"] = cursor
+    if history_done:
+        page = client.conversations_replies(ts=threads[0], **params)
+        messages = [m for m in page.get("messages") or [] if m.get("ts") != threads[0]]
+    else:
+        page = client.conversations_history(oldest=oldest, latest=latest, inclusive=True, **params)
+        messages = list(page.get("messages") or [])
+    next_cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+    people = [m for m in messages if not _is_own(m, mine)]
+    with services.db.session() as session:
+        stored = store_messages(
+            session, team_id=team, channel_id=channel, messages=people, now=services.clock()
+        )
+        gap = session.get_one(CaptureGap, gap_id)
+        gap.fetched += stored
+        gap.calls += 1
+        gap.cursor = next_cursor
+        if history_done:
+            if next_cursor is None:
+                gap.threads = threads[1:]
+        else:
+            found = [m["ts"] for m in messages if int(m.get("reply_count") or 0) > 0]
+            gap.threads = threads + [ts for ts in found if ts not in threads]
+            gap.history_done = next_cursor is None
+    return True
+
+
+def _finish_gap(services: Services, gap_id: int) -> None:
+    """The gap is in: mark it done, and refresh a postmortem generated while it was missing."""
+    from bot.postmortem.flows import regenerate_after_capture
+
+    with services.db.session() as session:
+        gap = session.get_one(CaptureGap, gap_id)
+        gap.state, gap.finished_at = GapState.DONE, services.clock()
+        log.info(
+            "backfilled %s (%s): %d messages in %d calls",
+            gap.channel_id,
+            gap.reason,
+            gap.fetched,
+            gap.calls,
+        )
+        regenerate_after_capture(session, gap)
+
+
+def _own_ids(client: WebClient) -> set[str]:
+    """The bot's own user and bot ids: its messages are not captured (live capture never sees
+    them either: Bolt drops the bot's own events), so the channel log is what people said."""
+    try:
+        identity = client.auth_test()
+    except SlackApiError:
+        return set()
+    return {str(v) for v in (identity.get("user_id"), identity.get("bot_id")) if v}
+
+
+def _is_own(message: dict[str, Any], mine: set[str]) -> bool:
+    return message.get("user") in mine or message.get("bot_id") in mine
 
 
 def backfill_given_up(services: Services, job: outbox.Job, reason: str) -> None:
@@ -85,6 +209,8 @@ def backfill_given_up(services: Services, job: outbox.Job, reason: str) -> None:
 def _tell_backfill_failed(services: Services, payload: dict[str, Any], reason: str) -> None:
     """The incident is declared whatever happens here: say what it means for the postmortem."""
     log.warning("backfill of %s failed: %s", payload.get("channel"), reason)
+    if not payload.get("incident_key"):
+        return
     note = (
         f"{payload.get('incident_key')} is declared, but I couldn't read this channel's earlier "
         f"messages ({reason}). Messages from now on are captured for the postmortem."

@@ -89,10 +89,8 @@ def _insert_statement(dialect: str) -> Any:
         table = CapturedMessage.__table__
         assert isinstance(table, Table)
         module: Any = postgresql if dialect == "postgresql" else sqlite
-        statement = (
-            module.insert(table)
-            .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "ts"])
-            .returning(table.c.id)
+        statement = module.insert(table).on_conflict_do_nothing(
+            index_elements=["team_id", "channel_id", "ts"]
         )
         _inserts[dialect] = statement
     return statement
@@ -100,7 +98,9 @@ def _insert_statement(dialect: str) -> Any:
 
 def _insert_new(session: Session, values: dict[str, Any]) -> bool:
     """INSERT unless the key exists (a concurrent writer may have just stored it): True if new."""
-    statement = _insert_statement(session.get_bind().dialect.name)
+    table = CapturedMessage.__table__
+    assert isinstance(table, Table)
+    statement = _insert_statement(session.get_bind().dialect.name).returning(table.c.id)
     row = {name: values.get(name) for name in _INSERT_COLUMNS}
     return session.execute(statement, row).first() is not None
 
@@ -136,25 +136,7 @@ def store_snapshot(
     session: Session, *, team_id: str, channel_id: str, snapshot: MessageSnapshot, now: datetime
 ) -> Outcome:
     """Insert the message, or bring the stored one up to date (never reviving a deleted one)."""
-    inserted = _insert_new(
-        session,
-        {
-            "team_id": team_id,
-            "channel_id": channel_id,
-            "ts": snapshot.ts,
-            "thread_ts": snapshot.thread_ts,
-            "posted_at": snapshot.posted_at,
-            "user_id": snapshot.user_id,
-            "bot_id": snapshot.bot_id,
-            "username": snapshot.username,
-            "subtype": snapshot.subtype,
-            "text": snapshot.text,
-            "file_names": list(snapshot.file_names),
-            "edited_at": snapshot.edited_at,
-            "deleted_at": None,
-            "captured_at": now,
-        },
-    )
+    inserted = _insert_new(session, _row(team_id, channel_id, snapshot, now))
     if inserted:
         return Outcome.INSERTED
     row = _find(session, team_id, channel_id, snapshot.ts)
@@ -170,19 +152,59 @@ def store_messages(
     messages: Iterable[Mapping[str, Any]],
     now: datetime,
 ) -> int:
-    """Store history items (conversations.history/replies); returns how many rows were
-    inserted or changed."""
-    snapshots = [s for s in map(snapshot_of, messages) if s is not None]
-    # Oldest first, as every page is written: concurrent backfills of a channel take row locks
+    """Store history items (conversations.history/replies) in bulk: one INSERT … ON CONFLICT
+    DO NOTHING for the page, one lookup of the rows that were there already, and an update of
+    those the page has a newer version of. Returns how many rows were inserted or changed.
+
+    The lookup names team, channel and the page's ts values, which the unique index serves
+    whatever the planner's statistics say (a channel-wide scan per message made generation
+    quadratic on a PostgreSQL without fresh statistics).
+    """
+    snapshots = {s.ts: s for s in map(snapshot_of, messages) if s is not None}
+    if not snapshots:
+        return 0
+    # Oldest first, as every page is written: concurrent writers of a channel take row locks
     # in the same order, so they wait for each other instead of deadlocking.
-    snapshots.sort(key=lambda s: s.posted_at)
-    written = 0
-    for snapshot in snapshots:
-        outcome = store_snapshot(
-            session, team_id=team_id, channel_id=channel_id, snapshot=snapshot, now=now
-        )
-        written += outcome in (Outcome.INSERTED, Outcome.UPDATED)
-    return written
+    ordered = sorted(snapshots.values(), key=lambda s: s.posted_at)
+    rows = [_row(team_id, channel_id, snapshot, now) for snapshot in ordered]
+    table = CapturedMessage.__table__
+    assert isinstance(table, Table)
+    statement = _insert_statement(session.get_bind().dialect.name).returning(table.c.ts)
+    inserted = {row.ts for row in session.execute(statement, rows)}
+    present = [ts for ts in snapshots if ts not in inserted]
+    changed = 0
+    if present:
+        existing = session.scalars(
+            select(CapturedMessage)
+            .where(
+                CapturedMessage.team_id == team_id,
+                CapturedMessage.channel_id == channel_id,
+                CapturedMessage.ts.in_(present),
+            )
+            .order_by(CapturedMessage.ts)
+        ).all()
+        for row in existing:
+            changed += _merge(row, snapshots[row.ts]) is Outcome.UPDATED
+    return len(inserted) + changed
+
+
+def _row(team_id: str, channel_id: str, snapshot: MessageSnapshot, now: datetime) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "channel_id": channel_id,
+        "ts": snapshot.ts,
+        "thread_ts": snapshot.thread_ts,
+        "posted_at": snapshot.posted_at,
+        "user_id": snapshot.user_id,
+        "bot_id": snapshot.bot_id,
+        "username": snapshot.username,
+        "subtype": snapshot.subtype,
+        "text": snapshot.text,
+        "file_names": list(snapshot.file_names),
+        "edited_at": snapshot.edited_at,
+        "deleted_at": None,
+        "captured_at": now,
+    }
 
 
 def mark_deleted(

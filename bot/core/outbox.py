@@ -203,6 +203,23 @@ def retry_later(
     return at
 
 
+def reschedule(
+    session: Session, job: Job, at: datetime, *, reason: str, worker: str = WORKER
+) -> None:
+    """Not a failure: the job has more to do, later (a rate budget, a long backfill yielding
+    its thread). The attempt is not counted."""
+    session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job.id, OutboxJob.leased_by == worker)
+        .values(
+            next_attempt_at=at,
+            lease_until=None,
+            attempts=OutboxJob.attempts - 1,
+            last_error=reason[:2000],
+        )
+    )
+
+
 def give_up(
     session: Session, job: Job, reason: str, *, now: datetime, worker: str = WORKER
 ) -> None:

@@ -65,9 +65,18 @@ class PermanentFailure(Exception):
 
 
 class RetryLater(Exception):
-    """Not now: try again after `wait` (say, a rate limit of our own)."""
+    """Not now: try again after `wait` (a passing failure; it counts as an attempt)."""
 
     def __init__(self, reason: str, wait: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.wait = reason, wait
+
+
+class Continue(Exception):
+    """Not a failure: the job has more to do after `wait` (a rate budget of our own, a long job
+    yielding its thread to others). It does not count as an attempt."""
+
+    def __init__(self, reason: str, wait: timedelta = timedelta(0)) -> None:
         super().__init__(reason)
         self.reason, self.wait = reason, wait
 
@@ -246,6 +255,11 @@ class OutboxWorkers:
         started = time.perf_counter()
         try:
             spec.run(attempt)
+        except Continue as more:
+            with self._db.session() as session:
+                at = outbox.utc_now() + more.wait
+                outbox.reschedule(session, job, at, reason=more.reason)
+            return
         except Exception as error:
             verdict = classify(error)
             level = logging.ERROR if verdict.permanent else logging.WARNING

@@ -63,9 +63,17 @@ class Settings(BaseSettings):
     jira_max_retries: int = Field(default=2, ge=0, le=5)
 
     postmortem_templates_dir: Path | None = None
+    # A runaway custom template becomes a clear error instead of a stuck worker or a huge doc.
+    postmortem_render_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    postmortem_max_chars: int = Field(default=2_000_000, ge=10_000, le=100_000_000)
     postmortem_admins: str = ""  # comma-separated user ids who may complete any postmortem
     timeline_emoji: str = "pushpin"
     backfill_leadup_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    # Slack's limits on conversations.history/.replies for this app (see bot.slack.budget):
+    # Tier 3 (50 a minute, pages of 200) for Marketplace apps; 1 a minute and pages of 15 for
+    # apps distributed outside the Marketplace since 2025.
+    slack_history_calls_per_minute: float = Field(default=50.0, gt=0, le=10_000)
+    slack_history_page_size: int = Field(default=200, ge=1, le=999)
     followup_default_due_days: int = Field(default=14, ge=1, le=365)
     reminder_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
     reminder_due_soon_days: int = Field(default=1, ge=0, le=30)

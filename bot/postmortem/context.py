@@ -125,6 +125,7 @@ class PostmortemContext:
     recurrence: list[SimilarIncident]
     postmortem: PostmortemInfo
     generated_at: datetime
+    capture_notice: str | None = None  # messages still being fetched from Slack, if any
 
     def events_of(self, kind: str) -> list[Event]:
         return [e for e in self.timeline if e.kind == kind]
@@ -146,6 +147,7 @@ class PostmortemContext:
             "recurrence": self.recurrence,
             "postmortem": self.postmortem,
             "generated_at": self.generated_at,
+            "capture_notice": self.capture_notice,
             "detection": self.detection,
             "detections": self.events_of("detection"),
             "escalations": self.events_of("escalation"),

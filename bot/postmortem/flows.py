@@ -4,16 +4,18 @@ generation is a slow-lane job, one per incident at a time (no Bolt)."""
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core import outbox
 from bot.core.errors import UserError
 from bot.core.outbox_worker import JobRun, JobSpec
-from bot.incidents.service import incident_for_timeline
+from bot.incidents.service import incident_for_timeline, latest_incident_in_channel
 from bot.postmortem import blocks
 from bot.postmortem.generate import check_generation, generate_postmortem
 from bot.postmortem.service import (
     attach,
+    postmortem_of,
     remove,
     require_postmortem,
     set_owner,
@@ -23,7 +25,7 @@ from bot.services import Services
 from bot.slack.once import post_once
 from bot.slack.origin import Origin
 from bot.slack.posting import channel_key, client_or_fail
-from storage.models import Incident, Postmortem, PostmortemStatus
+from storage.models import CaptureGap, Incident, Postmortem, PostmortemStatus, PostmortemVersion
 
 GENERATE = "postmortem.generate"
 REFRESH_MESSAGE = "postmortem.refresh_message"
@@ -78,6 +80,42 @@ def request_generation(
         except outbox.Busy:
             raise UserError(BUSY.format(key=incident.key)) from None
     return GENERATING
+
+
+def regenerate_after_capture(session: Session, gap: CaptureGap) -> None:
+    """Messages the bot had missed are in: a postmortem generated while they were still being
+    fetched is generated again (its owner's Draft or In Review; never a Completed one, nor a
+    document written elsewhere)."""
+    incident = latest_incident_in_channel(session, gap.team_id, gap.channel_id)
+    postmortem = postmortem_of(session, incident) if incident is not None else None
+    if incident is None or postmortem is None or postmortem.attached:
+        return
+    if postmortem.status is PostmortemStatus.COMPLETED or postmortem.version == 0:
+        return
+    generated = session.scalar(
+        select(func.max(PostmortemVersion.generated_at)).where(
+            PostmortemVersion.postmortem_id == postmortem.id
+        )
+    )
+    if generated is None or generated < gap.created_at:
+        return  # generated before the gap was known: nothing said it was incomplete
+    try:
+        outbox.enqueue(
+            session,
+            GENERATE,
+            {
+                "channel": incident.channel_id,
+                "user": postmortem.owner_id,
+                "template": postmortem.template,
+                "force": False,
+                "reply_to": None,
+            },
+            team_id=incident.team_id,
+            lane=outbox.Lane.SLOW,
+            dedupe_key=generation_key(incident),
+        )
+    except outbox.Busy:
+        pass  # a generation is under way; it reads what is stored by now
 
 
 def enqueue_refresh(session: Session, postmortem: Postmortem) -> None:

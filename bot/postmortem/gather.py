@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.capture.gaps import notice, pending_gaps
 from bot.postmortem.context import (
     Event,
     FollowUpItem,
@@ -64,7 +65,7 @@ def gather(
             .order_by(FollowUp.due_date, FollowUp.number)
         )
     )
-    similar = similar_incidents(session, incident, now=now)
+    similar = similar_incidents(session, incident)
 
     user_ids = {incident.commander_id, owner_id}
     user_ids |= {e.author_id for e in events if e.author_id}
@@ -127,6 +128,7 @@ def gather(
             status=status.label, owner=names.must(owner_id), version=version, template=template
         ),
         generated_at=now,
+        capture_notice=notice(pending_gaps(session, incident.team_id, incident.channel_id)),
     )
 
 

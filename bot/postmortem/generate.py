@@ -1,7 +1,8 @@
-"""`/postmortem generate`: backfill, gather, render, publish, record the version.
+"""`/postmortem generate` (an outbox job): gather, render, publish, record the version.
 
-Rendering happens before anything is published, so a broken template publishes nothing.
-No database transaction is held across a Slack call.
+Generation reads the database only: live capture already stored the channel. Rendering happens
+before anything is published, so a broken template publishes nothing, and outside any
+transaction, so a slow template holds no lock. No transaction is held across a Slack call.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import timedelta
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.capture.backfill import backfill_incident
 from bot.core.clock import Clock
 from bot.core.metrics import postmortem_generated
 from bot.core.settings import Settings
@@ -20,6 +20,7 @@ from bot.incidents.service import incident_for_timeline
 from bot.postmortem.gather import gather
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.publish import Published, publish
+from bot.postmortem.recurrence import index_search_documents
 from bot.postmortem.render import environment, render
 from bot.postmortem.service import check_can_generate, postmortem_of, prepare_generation
 from bot.slack.users import get_user
@@ -106,12 +107,16 @@ def generate_postmortem(
     template: str | None,
     force: bool,
 ) -> Generated:
+    """Gather (one short transaction), render (outside any transaction, time- and size-limited),
+    publish (Slack), then record the version (one short transaction)."""
     leadup = timedelta(minutes=settings.backfill_leadup_minutes)
     check_generation(db, team_id=team_id, channel_id=channel_id, force=force)
     with db.session() as session:
         incident = incident_for_timeline(session, team_id, channel_id)
-    backfill_incident(client, db, incident, leadup=leadup, clock=clock)
     resolve_names(db, client, incident, clock)
+    with db.session() as session:  # recurrence's search documents, written apart
+        incident = incident_for_timeline(session, team_id, channel_id)
+        index_search_documents(session, incident, now=clock())
 
     now = clock()
     with db.session() as session:
@@ -128,22 +133,23 @@ def generate_postmortem(
             leadup=leadup,
             now=now,
         )
-        markdown = render(
-            environment(settings.postmortem_templates_dir), name, context.as_template_vars()
-        )
-        postmortem_id, canvas_id, version = (
-            postmortem.id,
-            postmortem.canvas_id,
-            postmortem.version + 1,
-        )
+        postmortem_id, canvas_id = postmortem.id, postmortem.canvas_id
         key, title = incident.key, slack_to_markdown(incident.title, {})
+    variables = context.as_template_vars()
+    markdown = render(
+        environment(settings.postmortem_templates_dir, max_chars=settings.postmortem_max_chars),
+        name,
+        variables,
+        seconds=settings.postmortem_render_timeout_seconds,
+        max_chars=settings.postmortem_max_chars,
+    )
 
     published = publish(
         client,
         team_id=team_id,
         channel_id=channel_id,
         title=f"{key} postmortem: {title}"[:255],
-        filename=f"{key}-postmortem-v{version}.md",
+        filename=f"{key}-postmortem-v{context.postmortem.version}.md",
         markdown=markdown,
         canvas_id=canvas_id,
     )
@@ -151,6 +157,7 @@ def generate_postmortem(
 
     with db.session() as session:
         saved = session.get_one(Postmortem, postmortem_id)
+        version = saved.version + 1  # whatever another generation recorded meanwhile
         saved.version, saved.template, saved.updated_at = version, name, now
         saved.attached = False
         saved.canvas_id = published.id if published.kind == "canvas" else None

@@ -12,6 +12,7 @@ from bot.core.errors import UserError
 from bot.core.settings import Settings
 from bot.postmortem.gather import gather
 from bot.postmortem.generate import DEFAULT_TEMPLATE
+from bot.postmortem.recurrence import index_search_documents
 from bot.postmortem.render import environment, render
 from bot.postmortem.service import postmortem_of
 from storage.db import Database
@@ -50,6 +51,7 @@ def render_offline(
             teams = ", ".join(sorted(i.team_id for i in found))
             raise UserError(f"INC-{number} exists in several workspaces ({teams}); add --team.")
         incident = found[0]
+        index_search_documents(session, incident, now=clock())
         postmortem = postmortem_of(session, incident)
         name = template or (postmortem.template if postmortem else None) or DEFAULT_TEMPLATE
         context = gather(
@@ -62,6 +64,11 @@ def render_offline(
             leadup=timedelta(minutes=settings.backfill_leadup_minutes),
             now=clock(),
         )
-        return render(
-            environment(settings.postmortem_templates_dir), name, context.as_template_vars()
-        )
+    variables = context.as_template_vars()
+    return render(
+        environment(settings.postmortem_templates_dir, max_chars=settings.postmortem_max_chars),
+        name,
+        variables,
+        seconds=settings.postmortem_render_timeout_seconds,
+        max_chars=settings.postmortem_max_chars,
+    )

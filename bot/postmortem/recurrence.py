@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.postmortem.markdown import slack_to_markdown
@@ -62,19 +64,29 @@ def terms_of(document: str, *, title: str = "") -> list[str]:
 
 
 def refresh_document(session: Session, incident: Incident, *, now: datetime) -> str:
-    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror."""
+    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror.
+
+    One upsert: two generations indexing the same incident at once both succeed (the later one
+    wins) instead of one failing on the primary key.
+    """
     document = document_for(session, incident)
-    existing = session.get(IncidentSearchDoc, incident.id)
-    if existing is None:
-        session.add(
-            IncidentSearchDoc(
-                incident_id=incident.id, team_id=incident.team_id, document=document, updated_at=now
-            )
+    values = {
+        "incident_id": incident.id,
+        "team_id": incident.team_id,
+        "document": document,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(IncidentSearchDoc)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["incident_id"],
+            set_={"document": document, "updated_at": now},
         )
-    else:
-        existing.document, existing.updated_at = document, now
-    session.flush()
-    if session.get_bind().dialect.name == "sqlite":
+    )
+    if dialect == "sqlite":
         session.execute(
             text("DELETE FROM incident_search_fts WHERE rowid = :id"), {"id": incident.id}
         )
@@ -86,24 +98,34 @@ def refresh_document(session: Session, incident: Incident, *, now: datetime) -> 
 
 
 def _index_missing(session: Session, team_id: str, *, now: datetime) -> None:
-    """Earlier incidents without a document yet (resolved without a postmortem)."""
+    """Earlier incidents without a document yet (resolved without a postmortem), oldest first:
+    concurrent generations take row locks in the same order, so they never deadlock."""
     missing = session.scalars(
-        select(Incident).where(
+        select(Incident)
+        .where(
             Incident.team_id == team_id,
             ~select(IncidentSearchDoc.incident_id)
             .where(IncidentSearchDoc.incident_id == Incident.id)
             .exists(),
         )
+        .order_by(Incident.id)
     ).all()
     for incident in missing:
         refresh_document(session, incident, now=now)
 
 
-def similar_incidents(
-    session: Session, incident: Incident, *, now: datetime, limit: int = 5
-) -> list[Match]:
-    document = refresh_document(session, incident, now=now)
+def index_search_documents(session: Session, incident: Incident, *, now: datetime) -> None:
+    """Bring the search documents of the incident's workspace up to date (in a transaction of
+    its own, before gathering: the gathering transaction then only reads)."""
+    refresh_document(session, incident, now=now)
     _index_missing(session, incident.team_id, now=now)
+
+
+def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -> list[Match]:
+    """Earlier incidents of the workspace whose documents share the most telling words with
+    this one's (`index_search_documents` first)."""
+    doc = session.get(IncidentSearchDoc, incident.id)
+    document = doc.document if doc is not None else document_for(session, incident)
     terms = terms_of(document, title=incident.title)
     if not terms:
         return []
@@ -116,8 +138,8 @@ def similar_incidents(
         other = session.get(Incident, incident_id)
         if other is None:
             continue
-        doc = session.get(IncidentSearchDoc, incident_id)
-        other_words = set(_WORD.findall((doc.document if doc else other.title).lower()))
+        other_doc = session.get(IncidentSearchDoc, incident_id)
+        other_words = set(_WORD.findall((other_doc.document if other_doc else other.title).lower()))
         other_terms = {w.strip(".-_") for w in other_words}
         matches.append(Match(other, [t for t in terms if t in other_terms][:5]))
     return matches

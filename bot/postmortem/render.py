@@ -25,6 +25,14 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.errors import UserError
 from bot.core.formatting import format_duration
+from bot.postmortem.limits import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_SECONDS,
+    BoundedSandbox,
+    OutputTooLarge,
+    RenderTimeout,
+    render_bounded,
+)
 from bot.postmortem.markdown import one_line
 
 SUFFIX = ".md.j2"
@@ -68,11 +76,14 @@ def _duration(span: timedelta | None) -> str:
     return format_duration(span) if span is not None else "n/a"
 
 
-def environment(custom_dir: Path | None = None) -> SandboxedEnvironment:
+def environment(
+    custom_dir: Path | None = None, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> SandboxedEnvironment:
     """Custom templates (if any) first, so they can override built-ins by name."""
     loaders = [FileSystemLoader(str(custom_dir))] if custom_dir else []
     loaders.append(FileSystemLoader(str(BUILTIN_DIR)))
-    env = SandboxedEnvironment(
+    env = BoundedSandbox(
+        max_chars=max_chars,
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
         autoescape=False,  # Markdown, not HTML
@@ -100,7 +111,16 @@ def _line_in_template(tb: TracebackType | None, filename: str | None) -> int | N
     return line
 
 
-def render(env: SandboxedEnvironment, name: str, variables: dict[str, object]) -> str:
+def render(
+    env: SandboxedEnvironment,
+    name: str,
+    variables: dict[str, object],
+    *,
+    seconds: float = DEFAULT_SECONDS,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> str:
+    """Render within `seconds` and `max_chars` (bot.postmortem.limits); any problem is a
+    TemplateProblem naming the template (and the line, where known)."""
     try:
         template = env.get_template(name + SUFFIX)
     except TemplateNotFound:
@@ -111,7 +131,15 @@ def render(env: SandboxedEnvironment, name: str, variables: dict[str, object]) -
     except TemplateSyntaxError as error:
         raise TemplateProblem(name, error.lineno, error.message or "syntax error") from None
     try:
-        return template.render(**variables)
+        return render_bounded(
+            lambda: template.generate(**variables), seconds=seconds, max_chars=max_chars
+        )
+    except RenderTimeout:
+        raise TemplateProblem(
+            name, None, f"it took longer than {seconds:g} s to render (a loop too large?)"
+        ) from None
+    except OutputTooLarge as error:
+        raise TemplateProblem(name, None, str(error)) from None
     except TemplateError as error:
         line = _line_in_template(sys.exc_info()[2], template.filename)
         raise TemplateProblem(name, line, error.message or type(error).__name__) from None

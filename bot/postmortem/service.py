@@ -7,6 +7,7 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import UserError
@@ -50,6 +51,22 @@ def _new(incident: Incident, owner_id: str, now: datetime) -> Postmortem:
     )
 
 
+def _create(session: Session, incident: Incident, owner_id: str, now: datetime) -> Postmortem:
+    """The incident's postmortem, created now as a Draft, or the one a concurrent request
+    created a moment earlier (one per incident: a unique constraint decides)."""
+    try:
+        with session.begin_nested():
+            postmortem = _new(incident, owner_id, now)
+            session.add(postmortem)
+            session.flush()
+        return postmortem
+    except IntegrityError:
+        winner = postmortem_of(session, incident)
+        if winner is None:
+            raise
+        return winner
+
+
 def check_can_generate(postmortem: Postmortem | None, incident: Incident, *, force: bool) -> None:
     """A Completed postmortem, or one written elsewhere and attached, is not overwritten
     without --force."""
@@ -73,11 +90,7 @@ def prepare_generation(
     """The postmortem to (re)generate, created as a Draft owned by `by` the first time."""
     postmortem = postmortem_of(session, incident)
     check_can_generate(postmortem, incident, force=force)
-    if postmortem is None:
-        postmortem = _new(incident, by, now)
-        session.add(postmortem)
-        session.flush()
-    return postmortem
+    return postmortem or _create(session, incident, by, now)
 
 
 def set_status(
@@ -135,10 +148,7 @@ def check_url(url: str) -> str:
 
 def attach(session: Session, incident: Incident, url: str, *, by: str, now: datetime) -> Postmortem:
     url = check_url(url)
-    postmortem = postmortem_of(session, incident)
-    if postmortem is None:
-        postmortem = _new(incident, by, now)
-        session.add(postmortem)
+    postmortem = postmortem_of(session, incident) or _create(session, incident, by, now)
     postmortem.attached = True
     postmortem.document_url = url
     postmortem.canvas_id = postmortem.file_id = None

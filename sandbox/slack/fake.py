@@ -25,12 +25,15 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from sandbox.slack import events
 from sandbox.slack.base import Call, Fault, JsonDict, SlackConfig
 from sandbox.slack.chat import react
+from sandbox.slack.events import EventPusher
 from sandbox.slack.http import FakeSlackServer
 from sandbox.slack.oauth import DEFAULT_SCOPE, issue_code
+from sandbox.slack.signed_requests import SlackRequests
 from sandbox.slack.socket_mode import SocketModeHub
-from sandbox.slack.state import SlackState
+from sandbox.slack.state import Channel, SlackState
 
 __all__ = ["Call", "FakeSlack", "FakeSlackTimeout"]
 
@@ -76,6 +79,7 @@ class FakeSlack:
             )
         )
         self._sockets = SocketModeHub(self._state, app_token=app_token, app_id=app_id)
+        self._events: EventPusher | None = None  # deliver_events_to() subscribes the app
         self._server: FakeSlackServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -111,6 +115,8 @@ class FakeSlack:
         if thread is not None:
             thread.join(timeout=5)
         self._sockets.close()  # after the Web API: clients told to go away can't come back
+        if self._events is not None:
+            self._events.close()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -203,6 +209,7 @@ class FakeSlack:
             if files:
                 message.update(files=copy.deepcopy(files), upload=False)
             st.store_message(ch, message, ts=ts, thread_ts=parent_ts)
+            self._emit(ch, lambda: events.message_posted(ch.id, ch.is_private, message))
             return copy.deepcopy(message)
 
     def edit_as_user(self, channel: str, ts: str, text: str) -> dict[str, Any]:
@@ -212,13 +219,18 @@ class FakeSlack:
             message = ch.messages.get(ts)
             if message is None:
                 raise ValueError(f"no message {ts} in {ch.id}")
+            previous = copy.deepcopy(message)
             message["text"] = text
             message["edited"] = {"user": message.get("user", ""), "ts": f"{time.time():.6f}"}
+            self._emit(ch, lambda: events.message_changed(ch.id, ch.is_private, message, previous))
             return copy.deepcopy(message)
 
     def delete_message(self, channel: str, ts: str) -> None:
         with self._state.lock:
-            self._state.remove_message(self._state.existing_channel(channel), ts)
+            ch = self._state.existing_channel(channel)
+            previous = copy.deepcopy(ch.messages.get(ts) or {"ts": ts})
+            self._state.remove_message(ch, ts)
+            self._emit(ch, lambda: events.message_deleted(ch.id, ch.is_private, previous))
 
     def add_reaction(self, channel: str, ts: str, name: str, user: str) -> None:
         """A human reacts to a message."""
@@ -236,6 +248,38 @@ class FakeSlack:
             if message is None:
                 raise ValueError(f"no message {ts} in {ch.id}")
             react(st, ch, message, name, user, add)
+            kind = "reaction_added" if add else "reaction_removed"
+            author = message.get("user")
+            self._emit(ch, lambda: events.reaction(kind, ch.id, ts, name, user, author))
+
+    # --- the Events API (what people do, delivered to the app) --------------------------------
+
+    def deliver_events_to(
+        self, base_url: str, signing_secret: str, *, path: str = "/slack/events"
+    ) -> EventPusher:
+        """Subscribe the app: from now on, what people do in channels the bot is in (post,
+        edit, delete, react) is delivered to `base_url + path` as Slack's Events API does,
+        signed, in order, retried (see sandbox.slack.events)."""
+        requests = SlackRequests(
+            base_url=base_url,
+            signing_secret=signing_secret,
+            team_id=self.team_id,
+            team_domain=self.team_domain,
+            enterprise_id=self._state.cfg.enterprise_id,
+            path=path,
+        )
+        self._events = EventPusher(requests)
+        return self._events
+
+    def wait_for_events(self, timeout: float = 10.0) -> None:
+        """Until every event queued so far was delivered (and answered, or given up)."""
+        if self._events is not None and not self._events.wait_idle(timeout):
+            raise FakeSlackTimeout(f"events still being delivered after {timeout}s")
+
+    def _emit(self, channel: Channel, build: Callable[[], JsonDict]) -> None:
+        """Queue an event for the app, if subscribed and in the channel (as Slack does)."""
+        if self._events is not None and self._state.cfg.bot_user_id in channel.members:
+            self._events.push(build())
 
     def new_trigger_id(self, ttl: float = TRIGGER_TTL) -> str:
         """A trigger id ``views.open``/``views.push`` accept once, within ``ttl`` seconds."""

@@ -106,6 +106,10 @@ class SlackRequests:
             status, got = error.code, dict(error.headers.items())
         return Reply(status, text, got, time.perf_counter() - started)
 
+    def new_event_id(self) -> str:
+        """A fresh Events API `event_id` (the same for every retry of one delivery)."""
+        return self._next("Ev")
+
     def _next(self, prefix: str) -> str:
         """A fresh id: unique across senders and runs, as Slack's trigger and event ids are
         (the bot treats a repeated trigger id as the same request delivered again)."""

@@ -1,0 +1,108 @@
+"""Limits on rendering a template: time and size, so a runaway custom template (a loop over
+`range(100000)` inside another, `'x' * 10**8`) becomes a clear error naming the template,
+instead of a worker busy for minutes or a 100 MB document.
+
+- Size: the output is streamed (`Template.generate`) and counted; past the cap, rendering
+  stops. Jinja's sandbox also refuses to build huge values in one operation (`'x' * 10**8`,
+  `10 ** 10**6`) before they exist, since that is one C call the stream never sees.
+- Time: rendering runs on a thread of its own; past the limit, that thread is interrupted by
+  raising an exception in it between two bytecodes (CPython's PyThreadState_SetAsyncExc), which
+  stops any Python-level loop, Jinja's included. Rendering is pure computation on data already
+  read from the database (no transaction is open), so interrupting it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import operator
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+DEFAULT_SECONDS = 10.0
+DEFAULT_MAX_CHARS = 2_000_000  # far above any real postmortem; canvases hold much less
+MAX_POWER_BITS = 4096
+
+
+class RenderTimeout(Exception):
+    """Raised inside the rendering thread when the time limit is reached."""
+
+
+class OutputTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the document grew past {limit:,} characters")
+        self.limit = limit
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, also refusing to build a huge string, list or number in one step."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def __init__(self, *args: Any, max_chars: int = DEFAULT_MAX_CHARS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_chars = max_chars
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "*":
+            self._check_repeat(left, right)
+            self._check_repeat(right, left)
+            return operator.mul(left, right)
+        if operator_ == "**":
+            if isinstance(left, int) and isinstance(right, int) and right > 0:
+                if left.bit_length() * right > MAX_POWER_BITS:
+                    raise SecurityError("a number that large is not allowed in a template")
+            return operator.pow(left, right)
+        return super().call_binop(context, operator_, left, right)
+
+    def _check_repeat(self, sequence: Any, times: Any) -> None:
+        if isinstance(sequence, str | list | tuple | bytes) and isinstance(times, int):
+            if len(sequence) * times > self.max_chars:
+                raise SecurityError(
+                    f"that would make a value of {len(sequence) * times:,} items, more than "
+                    f"the {self.max_chars:,} a postmortem may have"
+                )
+
+
+def render_bounded(chunks: Callable[[], Iterator[str]], *, seconds: float, max_chars: int) -> str:
+    """Join the chunks `chunks()` yields, on a thread of its own, within `seconds` and
+    `max_chars`. Raises RenderTimeout or OutputTooLarge; any other error from the template
+    propagates unchanged (with its traceback, for the line number)."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            parts: list[str] = []
+            size = 0
+            for chunk in chunks():
+                size += len(chunk)
+                if size > max_chars:
+                    raise OutputTooLarge(max_chars)
+                parts.append(chunk)
+            outcome["text"] = "".join(parts)
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name="render", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        _interrupt(worker)
+        worker.join(1.0)
+        raise RenderTimeout(f"rendering took longer than {seconds:g} s")
+    error = outcome.get("error")
+    if error is not None:
+        raise error
+    return str(outcome["text"])
+
+
+def _interrupt(worker: threading.Thread) -> None:
+    """Raise RenderTimeout in `worker` at its next bytecode (it stops a Python-level loop)."""
+    if worker.ident is None:
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(worker.ident), ctypes.py_object(RenderTimeout)
+    )
