@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -152,7 +153,12 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
     def tell(job: Job, text: str) -> None:
         replies.respond(job.payload.get("reply_to"), {"text": text, "response_type": "ephemeral"})
 
-    workers = OutboxWorkers(services.db, job_specs(services), tell=tell).start()
+    workers = OutboxWorkers(
+        services.db,
+        job_specs(services),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        tell=tell,
+    ).start()
     handlers.register(app, services)
     return Bot(app=app, workers=workers, services=services, workspaces=workspaces, jira=jira)
 

@@ -113,12 +113,13 @@ def test_a_canvas_that_cannot_be_shared_is_deleted_not_orphaned(bench: Bench) ->
 
 def test_two_generations_at_once_make_one_and_say_so(bench: Bench) -> None:
     declare(bench)
+    bench.slack.rate_limit("canvases.create", retry_after=2)  # the first one takes a while
     first, _ = bench.command("/postmortem", "generate")
     second, _ = bench.command("/postmortem", "generate")
     answers = [first.json()["text"], second.json()["text"]]
     assert sum("being generated right now" in a for a in answers) == 1, answers
     wait_until(lambda: versions(bench.db) == [1], what="one version")
-    with bench.db.session() as session:
+    with bench.db.session() as session:  # the version and the job's end commit together
         jobs = session.scalars(
             select(OutboxJob.state).where(OutboxJob.kind == "postmortem.generate")
         ).all()

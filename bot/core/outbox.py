@@ -118,7 +118,14 @@ def live_job(session: Session, dedupe_key: str) -> bool:
     return found is not None
 
 
-def claim(session: Session, lane: Lane, *, now: datetime, worker: str = WORKER) -> Job | None:
+def claim(
+    session: Session,
+    lane: Lane,
+    *,
+    now: datetime,
+    worker: str = WORKER,
+    lease: timedelta = LEASE,
+) -> Job | None:
     """Take the oldest due job of `lane` whose ordering key has no older pending job, under a
     lease. Commit right away: the lease is what keeps other workers off it."""
     earlier = aliased(OutboxJob)
@@ -142,7 +149,7 @@ def claim(session: Session, lane: Lane, *, now: datetime, worker: str = WORKER) 
     ).first()
     if candidate is None:
         return None
-    candidate.lease_until = now + LEASE
+    candidate.lease_until = now + lease
     candidate.leased_by = worker
     candidate.attempts += 1
     session.flush()

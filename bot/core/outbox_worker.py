@@ -155,9 +155,11 @@ class OutboxWorkers:
         *,
         threads: dict[Lane, int] | None = None,
         poll_seconds: float = 1.0,
+        lease: timedelta = outbox.LEASE,
         tell: Tell | None = None,
     ) -> None:
         self._db = db
+        self._lease = lease
         self._tell = tell
         self._specs = {spec.kind: spec for spec in specs}
         self._threads = threads or {Lane.FAST: 4, Lane.SLOW: 2}
@@ -236,7 +238,7 @@ class OutboxWorkers:
 
     def _run_one(self, lane: Lane) -> bool:
         with self._db.session() as session:
-            job = outbox.claim(session, lane, now=outbox.utc_now())
+            job = outbox.claim(session, lane, now=outbox.utc_now(), lease=self._lease)
         if job is None:
             return False
         token = request_id_var.set(job.request_id or f"job-{job.id}")

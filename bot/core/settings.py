@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     http_channel_timeout_seconds: int = Field(default=120, ge=1, le=24 * 3600)
     shutdown_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
     scheduler_first_run_seconds: float = Field(default=10.0, ge=0, le=24 * 3600)
+    # How long a replica holds a side effect it is carrying out; if it dies, another replica
+    # takes the job over this long after (bot.core.outbox).
+    outbox_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     jira_url: str | None = None
     jira_email: str | None = None

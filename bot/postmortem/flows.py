@@ -247,10 +247,8 @@ def run_generate(services: Services, run: JobRun) -> None:
         user_id=str(payload["user"]),
         template=payload.get("template"),
         force=bool(payload.get("force")),
+        on_saved=lambda session, saved: _generated(session, saved, run),
     )
-    with services.db.session() as session:
-        enqueue_refresh(session, session.get_one(Postmortem, result.postmortem_id))
-        run.finish_in(session)
     if result.published.fallback_reason:
         note = (
             f"Canvases aren't available here (Slack said `{result.published.fallback_reason}`), "
@@ -259,6 +257,12 @@ def run_generate(services: Services, run: JobRun) -> None:
         services.replies.respond(
             payload.get("reply_to"), {"text": note, "response_type": "ephemeral"}
         )
+
+
+def _generated(session: Session, postmortem: Postmortem, run: JobRun) -> None:
+    """With the new version: the channel message's refresh, and the job done (one commit)."""
+    enqueue_refresh(session, postmortem)
+    run.finish_in(session)
 
 
 def generation_failed(services: Services, job: outbox.Job, reason: str) -> None:

@@ -7,11 +7,13 @@ transaction, so a slow template holds no lock. No transaction is held across a S
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_sdk import WebClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.core.clock import Clock
 from bot.core.metrics import postmortem_generated
@@ -106,9 +108,11 @@ def generate_postmortem(
     user_id: str,
     template: str | None,
     force: bool,
+    on_saved: Callable[[Session, Postmortem], None] | None = None,
 ) -> Generated:
     """Gather (one short transaction), render (outside any transaction, time- and size-limited),
-    publish (Slack), then record the version (one short transaction)."""
+    publish (Slack), then record the version (one short transaction, in which `on_saved` runs
+    too: the caller's own bookkeeping commits with the version, or neither does)."""
     leadup = timedelta(minutes=settings.backfill_leadup_minutes)
     check_generation(db, team_id=team_id, channel_id=channel_id, force=force)
     with db.session() as session:
@@ -182,4 +186,6 @@ def generate_postmortem(
             now=now,
             text=f"Postmortem generated (version {version}, template {name})",
         )
+        if on_saved is not None:
+            on_saved(session, saved)
         return Generated(postmortem_id, saved.incident_id, version, name, published)

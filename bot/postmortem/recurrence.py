@@ -97,28 +97,32 @@ def refresh_document(session: Session, incident: Incident, *, now: datetime) -> 
     return document
 
 
-def _index_missing(session: Session, team_id: str, *, now: datetime) -> None:
-    """Earlier incidents without a document yet (resolved without a postmortem), oldest first:
-    concurrent generations take row locks in the same order, so they never deadlock."""
-    missing = session.scalars(
-        select(Incident)
-        .where(
-            Incident.team_id == team_id,
-            ~select(IncidentSearchDoc.incident_id)
-            .where(IncidentSearchDoc.incident_id == Incident.id)
-            .exists(),
+def _missing(session: Session, team_id: str) -> list[Incident]:
+    """Earlier incidents without a document yet (resolved without a postmortem)."""
+    return list(
+        session.scalars(
+            select(Incident).where(
+                Incident.team_id == team_id,
+                ~select(IncidentSearchDoc.incident_id)
+                .where(IncidentSearchDoc.incident_id == Incident.id)
+                .exists(),
+            )
         )
-        .order_by(Incident.id)
-    ).all()
-    for incident in missing:
-        refresh_document(session, incident, now=now)
+    )
 
 
 def index_search_documents(session: Session, incident: Incident, *, now: datetime) -> None:
     """Bring the search documents of the incident's workspace up to date (in a transaction of
-    its own, before gathering: the gathering transaction then only reads)."""
-    refresh_document(session, incident, now=now)
-    _index_missing(session, incident.team_id, now=now)
+    its own, before gathering: the gathering transaction then only reads).
+
+    Every document is written in incident id order, this incident's included: two generations
+    in one workspace take their row locks in the same order, so they wait instead of
+    deadlocking.
+    """
+    todo = {other.id: other for other in _missing(session, incident.team_id)}
+    todo[incident.id] = incident
+    for incident_id in sorted(todo):
+        refresh_document(session, todo[incident_id], now=now)
 
 
 def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -> list[Match]:
