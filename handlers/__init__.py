@@ -14,6 +14,7 @@ from slack_bolt import App, BoltContext
 
 from bot.services import Services
 from handlers import capture, errors, followups, home, incident, postmortem, reminders, timeline
+from handlers.middleware import clean_request_text
 
 
 def provide_services(services: Services) -> Callable[..., None]:
@@ -27,7 +28,9 @@ def provide_services(services: Services) -> Callable[..., None]:
 
 
 def register(app: App, services: Services) -> None:
-    """Register every listener."""
+    """Register the boundary middleware (handlers.middleware: first, so it runs before anything
+    else of ours), then every listener."""
+    app.use(clean_request_text)
     app.use(provide_services(services))
     errors.register(app)
     incident.register(app)
