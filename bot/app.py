@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -29,6 +29,7 @@ from bot.slack.oauth import (
 )
 from bot.slack.workspaces import SingleWorkspace, Workspaces
 from bot.web.observability import ContextPreservingExecutor
+from handlers.middleware import refusal
 from storage.db import Database
 
 LISTENER_THREADS = 16
@@ -83,6 +84,18 @@ def instrument_request_client(
     return next()
 
 
+def before_authorize(
+    request: BoltRequest, context: BoltContext, next: Callable[[], BoltResponse]
+) -> BoltResponse:
+    """Bolt's first middleware: refuse a request our verifier did not pass before anything,
+    authorization included, may call Slack for it (handlers.middleware.refusal); then count
+    the per-request client's calls."""
+    refused = refusal(request)
+    if refused is not None:
+        return refused
+    return instrument_request_client(context, next)
+
+
 def oauth_settings(settings: Settings, db: Database) -> OAuthSettings:
     """Bolt's OAuth settings, with slack-sdk's stores in the bot's database; call
     `settings.require_slack()` first."""
@@ -123,14 +136,19 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
     app = App(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
-        # Socket Mode requests come over an authenticated websocket and carry no signature.
-        request_verification_enabled=not settings.socket_mode,
+        # Verification happens before Bolt, on the raw bytes (bot.web.slack_events), and the
+        # boundary middleware refuses anything it did not verify (handlers.middleware). Bolt's
+        # own check would decide nothing more, and it logs every unsigned body at INFO. Socket
+        # Mode requests come over an authenticated websocket and carry no signature.
+        request_verification_enabled=False,
+        # Slack's unsigned certificate check is answered at the HTTP boundary too.
+        ssl_check_enabled=False,
         # verify_slack just did it; Bolt would call auth.test a second time.
         token_verification_enabled=False,
         oauth_settings=flow,
         process_before_response=False,
         listener_executor=executor,
-        before_authorize=instrument_request_client,  # count the per-request client's calls
+        before_authorize=before_authorize,  # refuse the unverified, count the client's calls
         logger=logging.getLogger("postmortem_bot.bolt"),
     )
     workspaces: Workspaces = SingleWorkspace(client)

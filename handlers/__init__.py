@@ -28,8 +28,9 @@ def provide_services(services: Services) -> Callable[..., None]:
 
 
 def register(app: App, services: Services) -> None:
-    """Register the boundary middleware (handlers.middleware: first, so it runs before anything
-    else of ours), then every listener."""
+    """Register the boundary middleware that runs before anything else of ours (text cleaning:
+    handlers.middleware; the refusal of unverified requests runs earlier still, in bot.app's
+    `before_authorize`), then every listener."""
     app.use(clean_request_text)
     app.use(provide_services(services))
     errors.register(app)

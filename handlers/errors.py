@@ -2,7 +2,7 @@
 
 Two routes lead here: `handlers.request.listener` wraps every listener (errors raised inside it,
 the common case), and Bolt's global error handler catches what fails outside listeners
-(middleware).
+(middleware). Only a verified request is ever answered (handlers.middleware.is_verified).
 Listener errors must not reach Bolt: when a listener raises right after `ack()`, Bolt's runner
 resets the ack and the request can hang for 3 s and answer 404.
 """
@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context.ack import Ack
 from slack_bolt.context.respond import Respond
 from slack_bolt.kwargs_injection import Args
@@ -21,6 +21,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import UserError
+from bot.core.logs import capped
+from handlers.middleware import is_verified
 
 log = logging.getLogger("postmortem_bot.errors")
 
@@ -43,7 +45,7 @@ def message_for(error: Exception) -> str:
 
 
 def _log(error: Exception, body: dict[str, Any]) -> None:
-    kind = body.get("command") or body.get("type") or "request"
+    kind = capped(str(body.get("command") or body.get("type") or "request"), 64)
     if isinstance(error, UserError):
         log.info("user error on %s", kind)  # the message may quote what they typed
         log.debug("user error on %s: %s", kind, error.message)
@@ -60,9 +62,17 @@ def _user_and_channel(body: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def tell_user(
-    text: str, body: dict[str, Any], respond: Respond | None, client: WebClient | None
+    text: str,
+    body: dict[str, Any],
+    respond: Respond | None,
+    client: WebClient | None,
+    *,
+    verified: bool,
 ) -> None:
-    """Show `text` to the person behind the request, privately, by whatever route exists."""
+    """Show `text` to the person behind a verified request, privately, by whatever route
+    exists. An unverified request is answered nothing: its body is anyone's."""
+    if not verified:
+        return
     try:
         if respond is not None and respond.response_url:
             respond(text=text, response_type="ephemeral", replace_original=False)
@@ -84,7 +94,7 @@ def report(error: Exception, args: Args) -> None:
         return
     if ack.response is None:
         ack()
-    tell_user(text, args.body, args.respond, args.client)
+    tell_user(text, args.body, args.respond, args.client, verified=is_verified(args.request))
 
 
 def handle_uncaught(
@@ -93,8 +103,13 @@ def handle_uncaught(
     respond: Respond | None,
     client: WebClient | None,
     response: BoltResponse | None,
+    request: BoltRequest,
 ) -> BoltResponse | None:
-    """Bolt's global error handler: for failures outside our listeners (middleware, Bolt)."""
+    """Bolt's global error handler: for failures outside our listeners (middleware, Bolt).
+    An unverified request (which should never get this far) is refused and answered nothing."""
+    if not is_verified(request):
+        log.error("error on an unverified request; refusing it", exc_info=error)
+        return BoltResponse(status=401, body="") if response is not None else None
     _log(error, body)
     text = message_for(error)
     if response is not None and "command" in body:
@@ -102,7 +117,7 @@ def handle_uncaught(
         return BoltResponse(
             status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
         )
-    tell_user(text, body, respond, client)
+    tell_user(text, body, respond, client, verified=True)
     return BoltResponse(status=200, body="") if response is not None else None
 
 

@@ -45,13 +45,27 @@ def sandbox_settings(slack: FakeSlack, database_url: str, **overrides: Any) -> S
 
 @contextmanager
 def running_bot(
-    slack: FakeSlack, db: Database, *, clock: Clock = utc_now, threads: int = 8, **overrides: Any
+    slack: FakeSlack,
+    db: Database,
+    *,
+    clock: Clock = utc_now,
+    signature_clock: Callable[[], float] = time.time,
+    threads: int = 8,
+    **overrides: Any,
 ) -> Iterator[RunningBot]:
-    """Serve the bot until the block ends, then stop it gracefully (in-flight work finishes)."""
+    """Serve the bot until the block ends, then stop it gracefully (in-flight work finishes).
+    `clock` is the bot's business time; `signature_clock` (Unix seconds) is what request
+    timestamps are checked against."""
     settings = sandbox_settings(slack, db.url, **overrides)
     bot = create_bot(Services(settings=settings, db=db, clock=clock))
     server = HttpServer(
-        WebApp(bot.app, db, jira_webhook=bot.jira.handle_webhook if bot.jira else None),
+        WebApp(
+            bot.app,
+            db,
+            signing_secret=SIGNING_SECRET,
+            jira_webhook=bot.jira.handle_webhook if bot.jira else None,
+            clock=signature_clock,
+        ),
         host="127.0.0.1",
         port=0,
         threads=threads,

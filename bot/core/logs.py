@@ -71,6 +71,12 @@ def one_line(text: str) -> str:
     return _LINE_BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def preview(body: bytes, limit: int = 200) -> str:
+    """The start of a request body for a DEBUG line: printable, one line, at most `limit`."""
+    shown = repr(body[:limit])
+    return shown if len(body) <= limit else f"{shown}… [{len(body) - limit} more bytes]"
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
