@@ -2,7 +2,8 @@
 
 Two routes lead here: `handlers.request.listener` wraps every listener (errors raised inside it,
 the common case), and Bolt's global error handler catches what fails outside listeners
-(middleware). Only a verified request is ever answered (handlers.middleware.is_verified).
+(middleware). Only a verified request is ever answered (handlers.middleware.is_verified), and
+only through an allowed response_url or chat.postEphemeral.
 Listener errors must not reach Bolt: when a listener raises right after `ack()`, Bolt's runner
 resets the ack and the request can hang for 3 s and answer 404.
 """
@@ -22,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import UserError
 from bot.core.logs import capped
-from handlers.middleware import is_verified
+from handlers.middleware import CheckedRespond, is_verified
 
 log = logging.getLogger("postmortem_bot.errors")
 
@@ -69,12 +70,13 @@ def tell_user(
     *,
     verified: bool,
 ) -> None:
-    """Show `text` to the person behind a verified request, privately, by whatever route
-    exists. An unverified request is answered nothing: its body is anyone's."""
+    """Show `text` to the person behind a verified request, privately: through its
+    response_url when that is on SLACK_RESPONSE_URL_HOSTS (CheckedRespond), otherwise with
+    chat.postEphemeral. An unverified request is answered nothing: its body is anyone's."""
     if not verified:
         return
     try:
-        if respond is not None and respond.response_url:
+        if isinstance(respond, CheckedRespond) and respond.response_url:
             respond(text=text, response_type="ephemeral", replace_original=False)
             return
         user, channel = _user_and_channel(body)

@@ -60,7 +60,9 @@ class Request:
         )
 
     def reply(self, text: str, blocks: list[Json] | None = None) -> None:
-        """Answer privately (after the ack), through the request's response_url."""
+        """Answer privately (after the ack), through the request's response_url. `respond` is
+        a handlers.middleware.CheckedRespond: a response_url outside SLACK_RESPONSE_URL_HOSTS is
+        never contacted, and the answer goes out with chat.postEphemeral instead."""
         self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
 

@@ -38,6 +38,8 @@ def sandbox_settings(slack: FakeSlack, database_url: str, **overrides: Any) -> S
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.api_url,
         "database_url": database_url,
+        # The fake's response URLs (and a test's recorders) are plain HTTP on the loopback.
+        "slack_response_url_hosts": "hooks.slack.com,http://127.0.0.1",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
