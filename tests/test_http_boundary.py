@@ -3,7 +3,8 @@
 Findings reproduced here: (1) a request whose timestamp header is not an integer made Bolt's
 signature check raise, and the error handler then answered 200 and acted on the unsigned body
 (an apology POSTed to any `response_url`, a blind SSRF, or `chat.postEphemeral`); (2) bodies
-that are not what Slack sends crashed the WSGI app with a 500 before any signature check.
+that are not what Slack sends crashed the WSGI app with a 500 before any signature check;
+(3) one signed request replayed three times was processed three times.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from sqlalchemy import select
 
 from handlers.errors import APOLOGY
 from sandbox.slack.fake import FakeSlack
-from sandbox.slack.signed_requests import sign
+from sandbox.slack.signed_requests import SlackRequests, sign
 from storage.db import Database
 from storage.models import TimelineEvent
-from tests.bench import ALICE, INCIDENT_CHANNEL, Bench, running_bench
+from tests.bench import ALICE, INCIDENT_CHANNEL, SIGNING_SECRET, Bench, running_bench
 from tests.logcapture import captured_logs
 from tests.recorder import recording
 
@@ -122,6 +123,9 @@ def test_a_malformed_body_gets_401_unsigned_and_400_signed_never_500(
         assert slack.calls == []
 
 
+# -- finding 3: replays ----------------------------------------------------------------------
+
+
 def _timeline_texts(db: Database) -> list[str]:
     with db.session() as session:
         return list(session.scalars(select(TimelineEvent.text).order_by(TimelineEvent.id)))
@@ -130,6 +134,53 @@ def _timeline_texts(db: Database) -> list[str]:
 def _declare(bench: Bench) -> None:
     bench.command("/incident", "declare Checkout is down")
     bench.slack.wait_for("chat.postMessage")
+
+
+def _same_command_again(bench: Bench, timestamp: int, text: str) -> tuple[int, str]:
+    """The identical bytes, timestamp and signature every time: a captured request resent."""
+    reply = bench.requests.slash_command(
+        "/timeline",
+        text,
+        user_id=ALICE,
+        channel_id=INCIDENT_CHANNEL,
+        response_url="",
+        trigger_id="1.2.replayed",
+        timestamp=timestamp,
+    )
+    return reply.status, reply.body
+
+
+def test_a_replayed_signed_request_is_processed_once(slack: FakeSlack, db: Database) -> None:
+    now = int(time.time())
+    with running_bench(slack, db) as bench:
+        _declare(bench)
+        answers = [_same_command_again(bench, now, "replayed db failover") for _ in range(3)]
+        bench.slack.wait_for("chat.postMessage", count=2)  # the declaration, then the echo
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert answers[1][1] == "" and answers[2][1] == ""  # acknowledged, nothing more said
+    assert [t for t in _timeline_texts(db) if "replayed" in t] == ["replayed db failover"]
+
+
+def test_a_replay_sent_to_another_replica_is_processed_once(slack: FakeSlack, db: Database) -> None:
+    """Replicas share the database, so the second one knows the first one saw the request."""
+    now = int(time.time())
+    with running_bench(slack, db) as first, running_bench(slack, db) as second:
+        _declare(first)
+        assert _same_command_again(first, now, "replica failover")[0] == 200
+        assert _same_command_again(second, now, "replica failover") == (200, "")
+        first.slack.wait_for("chat.postMessage", count=2)
+    assert [t for t in _timeline_texts(db) if "replica" in t] == ["replica failover"]
+
+
+def test_a_request_signed_again_is_not_a_replay(bench: Bench) -> None:
+    """Slack's Events API retries carry a new timestamp and signature: not replays (the event
+    id de-duplicates them further on)."""
+    event = {"type": "app_home_opened", "user": ALICE, "channel": "D0ALICE", "tab": "home"}
+    first = bench.requests.event(event, event_id="Ev0RETRIED")
+    retry = bench.requests.event(
+        event, event_id="Ev0RETRIED", retry_num=1, timestamp=int(time.time()) + 1
+    )
+    assert (first.status, retry.status) == (200, 200)
 
 
 def test_the_url_verification_handshake_still_answers_its_challenge(bench: Bench) -> None:
@@ -149,3 +200,23 @@ def test_a_command_mentioning_payload_is_not_lost(bench: Bench) -> None:
     assert reply.status == 200
     bench.slack.wait_for("chat.postMessage", count=2)
     assert "payload too large for the queue" in _timeline_texts(bench.db)
+
+
+def test_an_event_retried_within_the_same_second_reaches_the_event_id_check(
+    slack: FakeSlack, db: Database
+) -> None:
+    """Slack's retry of an event, sent in the same second as the attempt before it, has the
+    same timestamp and body (so signature): its retry number lets it through to the event-id
+    claim, which handles each event once, and lets a retry through after a failed attempt."""
+    now = float(int(time.time()))
+    event = {"type": "app_home_opened", "user": ALICE, "channel": "D0ALICE", "tab": "home"}
+    with running_bench(slack, db) as bench:
+        frozen = SlackRequests(bench.url, SIGNING_SECRET, team_id=slack.team_id, clock=lambda: now)
+        first = frozen.event(event, event_id="Ev0SAMESECOND")
+        retry = frozen.event(event, event_id="Ev0SAMESECOND", retry_num=1)
+        replayed = frozen.event(event, event_id="Ev0SAMESECOND", retry_num=1)
+        assert (first.status, retry.status, replayed.status) == (200, 200, 200)
+        assert replayed.body == ""
+    # the bot has stopped, its work done: the retry was dispatched (App Home is re-rendered;
+    # it claims no event id), the replay of the retry was not
+    assert len(slack.calls_to("views.publish")) == 2

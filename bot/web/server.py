@@ -57,7 +57,7 @@ class WebApp:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._events = SlackEvents(
-            signing_secret=signing_secret, dispatch=bolt_dispatch(bolt_app), clock=clock
+            signing_secret=signing_secret, db=db, dispatch=bolt_dispatch(bolt_app), clock=clock
         )
         # Bolt's own adapter serves the OAuth pages only (browser GETs, not signed by Slack).
         self._slack = SlackRequestHandler(bolt_app, path="/slack/events")

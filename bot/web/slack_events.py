@@ -7,7 +7,13 @@ In this order, each step before the next:
    listener, error handler or outbound call ever sees an unverified request, and its body is
    logged at DEBUG only, capped.
 3. The body, parsed once and checked against Slack's shapes (bot.web.slack_body) → 400.
-4. Bolt, given the parsed body and a context marked verified (`dispatch`, bot.web.server).
+4. Replays: the same signature and timestamp already taken in, by this replica or another
+   (bot.slack.request_replays; an Events API retry's number counts too) → 200, empty body:
+   the request is Slack's and was acknowledged the first time; any non-2xx would make Slack
+   retry an event (and count towards disabling the app's subscription) or show a slash-command
+   user an error for a command that ran. The database unreachable → 503 (refusing is safer
+   than processing twice).
+5. Bolt, given the parsed body and a context marked verified (`dispatch`, bot.web.server).
 
 Nothing here answers 500 except a bug in this code itself, logged once with its traceback.
 """
@@ -16,15 +22,21 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.core.logs import preview
-from bot.web.slack_body import MalformedBody, is_ssl_check, parse_slack_body
-from bot.web.verify import Verdict, verify
+from bot.slack.request_replays import claim_request, request_digest
+from bot.web.slack_body import MalformedBody, SlackBody, is_ssl_check, parse_slack_body
+from bot.web.verify import TOLERANCE_SECONDS, Verdict, verify
+from storage.db import Database
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -40,6 +52,9 @@ FORWARDED_HEADERS = (
     "x-slack-retry-num",
     "x-slack-retry-reason",
 )
+
+
+_RETRY_NUM = re.compile(r"[1-9]")  # Slack retries an event up to 3 times
 
 
 @dataclass(frozen=True)
@@ -63,12 +78,14 @@ class SlackEvents:
         self,
         *,
         signing_secret: str | None,
+        db: Database,
         dispatch: Dispatch,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not signing_secret:
             log.warning("no signing secret: every request to /slack/events will get 401")
         self._secret = signing_secret or None
+        self._db = db
         self._dispatch = dispatch
         self._clock = clock
 
@@ -101,10 +118,36 @@ class SlackEvents:
         except MalformedBody as error:
             log.info("refused a signed request to /slack/events: %s", error.reason)
             return _json(400, {"error": "malformed request", "reason": error.reason})
+        first = self._claim(timestamp, signature, _event_retry(environ, body))
+        if first is None:
+            return _json(503, {"error": "the database is unreachable; retry later"})
+        if not first:
+            log.info("ignored a replayed request (its signature and timestamp were seen before)")
+            return Answer(200)
         headers = {name: _header(environ, name) or "" for name in FORWARDED_HEADERS}
         headers["content-type"] = content_type
         query = str(environ.get("QUERY_STRING", ""))
         return self._dispatch(body.data, raw.decode("utf-8"), headers, query)
+
+    def _claim(self, timestamp: str, signature: str, retry: str) -> bool | None:
+        """True: first time; False: a replay; None: the database could not say."""
+        digest = request_digest(timestamp, signature, retry)
+        expires_at = datetime.fromtimestamp(int(timestamp) + TOLERANCE_SECONDS, UTC)
+        try:
+            with self._db.session() as session:
+                return claim_request(session, digest=digest, expires_at=expires_at)
+        except SQLAlchemyError:
+            log.error("could not record a Slack request for replay protection", exc_info=True)
+            return None
+
+
+def _event_retry(environ: WSGIEnvironment, body: SlackBody) -> str:
+    """The retry number of an Events API delivery ("" for anything else, or a number Slack
+    would not send): see bot.slack.request_replays."""
+    if body.kind != "event" or body.data.get("type") != "event_callback":
+        return ""
+    retry = _header(environ, "X-Slack-Retry-Num") or ""
+    return retry if _RETRY_NUM.fullmatch(retry) else ""
 
 
 def _read_body(environ: WSGIEnvironment) -> bytes:
