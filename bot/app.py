@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -35,9 +35,11 @@ from bot.slack.oauth import (
     installation_store,
     state_store,
 )
+from bot.slack.replies import Replies
 from bot.slack.workspaces import SingleWorkspace, Workspaces
 from bot.status import flows as status_flows
 from bot.timeline import flows as timeline_flows
+from handlers.middleware import refusal
 from storage.db import Database
 
 SHUTDOWN_DRAIN_SECONDS = 20.0  # the most a stop waits for recorded work (see Bot.close)
@@ -91,6 +93,18 @@ def instrument_request_client(
     return next()
 
 
+def before_authorize(
+    request: BoltRequest, context: BoltContext, next: Callable[[], BoltResponse]
+) -> BoltResponse:
+    """Bolt's first middleware: refuse a request our verifier did not pass before anything,
+    authorization included, may call Slack for it (handlers.middleware.refusal); then count
+    the per-request client's calls."""
+    refused = refusal(request)
+    if refused is not None:
+        return refused
+    return instrument_request_client(context, next)
+
+
 def oauth_settings(settings: Settings, db: Database) -> OAuthSettings:
     """Bolt's OAuth settings, with slack-sdk's stores in the bot's database; call
     `settings.require_slack()` first."""
@@ -129,8 +143,13 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
     app = App(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
-        # Socket Mode requests come over an authenticated websocket and carry no signature.
-        request_verification_enabled=not settings.socket_mode,
+        # Verification happens before Bolt, on the raw bytes (bot.web.slack_events), and the
+        # boundary middleware refuses anything it did not verify (handlers.middleware). Bolt's
+        # own check would decide nothing more, and it logs every unsigned body at INFO. Socket
+        # Mode requests come over an authenticated websocket and carry no signature.
+        request_verification_enabled=False,
+        # Slack's unsigned certificate check is answered at the HTTP boundary too.
+        ssl_check_enabled=False,
         # verify_slack just did it; Bolt would call auth.test a second time.
         token_verification_enabled=False,
         oauth_settings=flow,
@@ -138,7 +157,7 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         # on the request's own thread, and Slack gets its answer when that commit is done.
         # Nothing slow runs there: outbox workers do the rest on threads of their own.
         process_before_response=True,
-        before_authorize=instrument_request_client,  # count the per-request client's calls
+        before_authorize=before_authorize,  # refuse the unverified, count the client's calls
         logger=logging.getLogger("postmortem_bot.bolt"),
     )
     workspaces: Workspaces = SingleWorkspace(client)
@@ -147,8 +166,10 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         workspaces = InstalledWorkspaces.from_settings(services.db, settings)
     jira = make_jira_sync(services, workspaces)
     budget = RateBudget(settings.slack_history_calls_per_minute)
-    services = replace(services, jira=jira, workspaces=workspaces, history_budget=budget)
-    replies = services.replies
+    replies = Replies(allows=settings.response_url_policy.allows)
+    services = replace(
+        services, jira=jira, workspaces=workspaces, history_budget=budget, replies=replies
+    )
 
     def tell(job: Job, text: str) -> None:
         replies.respond(job.payload.get("reply_to"), {"text": text, "response_type": "ephemeral"})

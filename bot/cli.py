@@ -120,6 +120,11 @@ def run(port: int | None, host: str, threads: int | None) -> None:
         WebApp(
             bot.app,
             db,
+            signing_secret=(
+                settings.slack_signing_secret.get_secret_value().strip()
+                if settings.slack_signing_secret
+                else None
+            ),
             status_page_title=settings.status_page_title,
             metrics_enabled=settings.metrics_enabled,
             jira_webhook=bot.jira.handle_webhook if bot.jira else None,

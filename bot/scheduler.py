@@ -26,6 +26,7 @@ from bot.reminders.sweep import sweep
 from bot.services import Services
 from bot.slack.event_claims import prune_claims
 from bot.slack.oauth import prune_states
+from bot.slack.request_replays import prune_requests
 from bot.slack.workspaces import Workspaces, as_workspaces
 
 log = logging.getLogger("postmortem_bot.scheduler")
@@ -66,19 +67,26 @@ def run_heartbeat(services: Services) -> None:
 
 
 def run_housekeeping(services: Services) -> None:
-    """Delete Events API claims older than Slack's retry window and OAuth states that expired
+    """Delete Events API claims older than Slack's retry window, the signed requests kept to
+    recognise replays once their timestamps are too old to verify, and OAuth states that expired
     unused. Idempotent, so replicas need no claim for it; errors are logged and retried."""
     now = services.clock()
     try:
         with services.db.session() as session:
             claims = prune_claims(session, now=now)
             prune_outbox(session, now=outbox_now())
+            requests = prune_requests(session, now=now)
         states = prune_states(services.db, now=now)
     except Exception:
         log.exception("housekeeping failed; the next run retries")
         return
-    if claims or states:
-        log.info("housekeeping: pruned %d event claims, %d expired OAuth states", claims, states)
+    if claims or requests or states:
+        log.info(
+            "housekeeping: pruned %d event claims, %d seen requests, %d expired OAuth states",
+            claims,
+            requests,
+            states,
+        )
 
 
 def start_scheduler(

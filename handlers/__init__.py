@@ -14,6 +14,7 @@ from slack_bolt import App, BoltContext
 
 from bot.services import Services
 from handlers import capture, errors, followups, home, incident, postmortem, reminders, timeline
+from handlers.middleware import checked_replies, clean_request_text
 
 
 def provide_services(services: Services) -> Callable[..., None]:
@@ -27,7 +28,11 @@ def provide_services(services: Services) -> Callable[..., None]:
 
 
 def register(app: App, services: Services) -> None:
-    """Register every listener."""
+    """Register the boundary middleware that runs before anything else of ours (text cleaning,
+    checked replies: handlers.middleware; the refusal of unverified requests runs earlier
+    still, in bot.app's `before_authorize`), then every listener."""
+    app.use(clean_request_text)
+    app.use(checked_replies(services.settings.response_url_policy))
     app.use(provide_services(services))
     errors.register(app)
     incident.register(app)

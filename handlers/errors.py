@@ -2,7 +2,8 @@
 
 Two routes lead here: `handlers.request.listener` wraps every listener (errors raised inside it,
 the common case), and Bolt's global error handler catches what fails outside listeners
-(middleware).
+(middleware). Only a verified request is ever answered (handlers.middleware.is_verified), and
+only through an allowed response_url or chat.postEphemeral.
 Listener errors must not reach Bolt: when a listener raises right after `ack()`, Bolt's runner
 resets the ack and the request can hang for 3 s and answer 404.
 """
@@ -13,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context.ack import Ack
 from slack_bolt.context.respond import Respond
 from slack_bolt.kwargs_injection import Args
@@ -21,7 +22,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import UserError
+from bot.core.logs import capped
 from bot.slack.replies import Replies
+from handlers.middleware import CheckedRespond, is_verified
 
 log = logging.getLogger("postmortem_bot.errors")
 
@@ -44,7 +47,7 @@ def message_for(error: Exception) -> str:
 
 
 def _log(error: Exception, body: dict[str, Any]) -> None:
-    kind = body.get("command") or body.get("type") or "request"
+    kind = capped(str(body.get("command") or body.get("type") or "request"), 64)
     if isinstance(error, UserError):
         log.info("user error on %s", kind)  # the message may quote what they typed
         log.debug("user error on %s: %s", kind, error.message)
@@ -66,9 +69,15 @@ def tell_user(
     respond: Respond | None,
     client: WebClient | None,
     replies: Replies | None = None,
+    *,
+    verified: bool,
 ) -> None:
-    """Show `text` to the person behind the request, privately, by whatever route exists: on
-    the reply threads when there are some (never holding up the answer to Slack)."""
+    """Show `text` to the person behind a verified request, privately: on the reply threads
+    when there are some (never holding up the answer to Slack; they POST only to response_urls
+    on SLACK_RESPONSE_URL_HOSTS), else through a CheckedRespond, else with chat.postEphemeral.
+    An unverified request is answered nothing: its body is anyone's."""
+    if not verified:
+        return
     user, channel = _user_and_channel(body)
     url = respond.response_url if respond is not None else None
     if replies is not None:
@@ -78,7 +87,7 @@ def tell_user(
             replies.ephemeral(client, channel=channel, user=user, text=text)
         return
     try:
-        if respond is not None and url:
+        if isinstance(respond, CheckedRespond) and respond.response_url:
             respond(text=text, response_type="ephemeral", replace_original=False)
             return
         if client is not None and user and channel:
@@ -99,7 +108,9 @@ def report(error: Exception, args: Args) -> None:
         ack()
     services = args.context.get("services")
     replies = getattr(services, "replies", None)
-    tell_user(text, args.body, args.respond, args.client, replies)
+    tell_user(
+        text, args.body, args.respond, args.client, replies, verified=is_verified(args.request)
+    )
 
 
 def handle_uncaught(
@@ -108,8 +119,13 @@ def handle_uncaught(
     respond: Respond | None,
     client: WebClient | None,
     response: BoltResponse | None,
+    request: BoltRequest,
 ) -> BoltResponse | None:
-    """Bolt's global error handler: for failures outside our listeners (middleware, Bolt)."""
+    """Bolt's global error handler: for failures outside our listeners (middleware, Bolt).
+    An unverified request (which should never get this far) is refused and answered nothing."""
+    if not is_verified(request):
+        log.error("error on an unverified request; refusing it", exc_info=error)
+        return BoltResponse(status=401, body="") if response is not None else None
     _log(error, body)
     text = message_for(error)
     if response is not None and "command" in body:
@@ -117,7 +133,7 @@ def handle_uncaught(
         return BoltResponse(
             status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
         )
-    tell_user(text, body, respond, client)
+    tell_user(text, body, respond, client, verified=True)
     return BoltResponse(status=200, body="") if response is not None else None
 
 

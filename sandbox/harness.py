@@ -38,6 +38,8 @@ def sandbox_settings(slack: FakeSlack, database_url: str, **overrides: Any) -> S
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.api_url,
         "database_url": database_url,
+        # The fake's response URLs (and a test's recorders) are plain HTTP on the loopback.
+        "slack_response_url_hosts": "hooks.slack.com,http://127.0.0.1",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -49,17 +51,26 @@ def running_bot(
     db: Database,
     *,
     clock: Clock = utc_now,
+    signature_clock: Callable[[], float] = time.time,
     threads: int = 8,
     deliver_events: bool = False,
     **overrides: Any,
 ) -> Iterator[RunningBot]:
     """Serve the bot until the block ends, then stop it gracefully (in-flight work finishes).
-    With `deliver_events`, the fake delivers what people do (post, edit, react) to the bot as
-    Slack's Events API would; otherwise tests send the events they need themselves."""
+    `clock` is the bot's business time; `signature_clock` (Unix seconds) is what request
+    timestamps are checked against. With `deliver_events`, the fake delivers what people do
+    (post, edit, react) to the bot as Slack's Events API would; otherwise tests send the events
+    they need themselves."""
     settings = sandbox_settings(slack, db.url, **overrides)
     bot = create_bot(Services(settings=settings, db=db, clock=clock))
     server = HttpServer(
-        WebApp(bot.app, db, jira_webhook=bot.jira.handle_webhook if bot.jira else None),
+        WebApp(
+            bot.app,
+            db,
+            signing_secret=SIGNING_SECRET,
+            jira_webhook=bot.jira.handle_webhook if bot.jira else None,
+            clock=signature_clock,
+        ),
         host="127.0.0.1",
         port=0,
         threads=threads,

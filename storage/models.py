@@ -202,6 +202,17 @@ class ProcessedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class SeenSlackRequest(Base):
+    """A signed Slack request already taken in over HTTP, by the hash of its signature and
+    timestamp: the same pair again is a replay (bot.slack.request_replays). Kept until the
+    timestamp is too old to pass verification anyway."""
+
+    __tablename__ = "seen_slack_requests"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex SHA-256
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class SlackUser(Base):
     """A cache of users.info (time zone for `/timeline at`, names for documents)."""
 

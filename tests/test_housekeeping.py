@@ -13,10 +13,11 @@ from bot.services import Services
 from bot.slack.client import make_web_client
 from bot.slack.event_claims import claim_event
 from bot.slack.oauth import state_store
+from bot.slack.request_replays import PRUNE_MARGIN, claim_request, request_digest
 from sandbox.harness import sandbox_settings
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
-from storage.models import ProcessedEvent
+from storage.models import ProcessedEvent, SeenSlackRequest
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -69,3 +70,25 @@ def test_the_scheduler_runs_housekeeping(db: Database, slack: FakeSlack) -> None
         assert job.trigger.interval == timedelta(hours=1)
     finally:
         scheduler.shutdown(wait=True)
+
+
+def test_housekeeping_prunes_seen_requests_once_no_replica_would_accept_them(
+    db: Database, slack: FakeSlack
+) -> None:
+    """A signed request is remembered until its timestamp is too old to verify anywhere (its
+    window, plus a margin for replicas whose clocks run behind); then it may go."""
+    with db.session() as session:
+        for name, expires in (
+            ("long-gone", NOW - timedelta(hours=2)),
+            ("within-margin", NOW - PRUNE_MARGIN + timedelta(minutes=1)),
+            ("live", NOW + timedelta(minutes=4)),
+        ):
+            digest = request_digest(name, "v0=" + "0" * 64)
+            assert claim_request(session, digest=digest, expires_at=expires)
+    services = Services(settings=sandbox_settings(slack, db.url), db=db, clock=fixed_clock(NOW))
+
+    run_housekeeping(services)
+
+    with db.session() as session:
+        kept = set(session.scalars(select(SeenSlackRequest.digest)))
+    assert kept == {request_digest(name, "v0=" + "0" * 64) for name in ("within-margin", "live")}

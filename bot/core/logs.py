@@ -2,6 +2,9 @@
 
 Secrets never reach a log line: anything token-shaped, and the configured secret values
 themselves, are redacted from the whole formatted line (message, exception text and extras).
+What users write cannot shape the log either: a message is capped at MAX_MESSAGE_CHARS (Bolt
+logs request bodies at DEBUG), and in text format its line breaks are escaped, so text from a
+request can never start a line of its own (JSON escapes them already).
 The request id of the HTTP request being handled lives in a ContextVar (bot.observability sets
 it; the listener executor carries it into its threads); a handler filter copies it onto records.
 """
@@ -25,6 +28,11 @@ _BASIC = re.compile(r"(Basic\s+)[A-Za-z0-9+/]{12,}={0,2}")  # Jira: base64(email
 _MIN_SECRET_LENGTH = 6  # shorter configured "secrets" would redact ordinary words
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
+# A log line is a sentence about a request, never the request: longer messages (a body Bolt logs
+# at DEBUG, a command name someone made huge) are cut here.
+MAX_MESSAGE_CHARS = 500
+# Whatever a log reader could take for the end of a line (str.splitlines' breaks, \r and \n first).
+_LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -49,6 +57,24 @@ def secret_values(settings: BaseModel) -> list[str]:
         if password:
             found += [password, unquote(password)]
     return [value for value in found if value]
+
+
+def capped(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`message`, cut to `limit` characters with a note of how much was left out."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}… [{len(message) - limit} more characters]"
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks written as escapes (\\n, \\r, \\u2028…): one log line."""
+    return _LINE_BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def preview(body: bytes, limit: int = 200) -> str:
+    """The start of a request body for a DEBUG line: printable, one line, at most `limit`."""
+    shown = repr(body[:limit])
+    return shown if len(body) <= limit else f"{shown}… [{len(body) - limit} more bytes]"
 
 
 class RedactingFilter(logging.Filter):
@@ -79,7 +105,13 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
         record.request_tag = f" [{request_id}]" if request_id else ""
-        return redact(super().format(record), self._secrets)
+        # The message (arguments included) is one line; a traceback after it keeps its lines.
+        original = record.msg, record.args
+        record.msg, record.args = one_line(capped(record.getMessage())), None
+        try:
+            return redact(super().format(record), self._secrets)
+        finally:
+            record.msg, record.args = original
 
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -101,7 +133,7 @@ class JsonFormatter(logging.Formatter):
             "time": stamp.replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": capped(record.getMessage()),
             "thread": record.threadName,
         }
         request_id = getattr(record, "request_id", None)

@@ -6,10 +6,13 @@ The variable names are a contract (see README): do not rename them casually.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bot.slack.response_urls import ResponseUrlPolicy
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///postmortem-bot.sqlite3"
@@ -40,6 +43,8 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_scopes: str = DEFAULT_SLACK_SCOPES  # comma-separated bot scopes asked at install
     slack_redirect_uri: str | None = None  # only when the app has several redirect URLs
+    # Hosts the bot may POST replies to (a request's response_url); see bot.slack.response_urls.
+    slack_response_url_hosts: str = "hooks.slack.com"
     database_url: str = DEFAULT_DATABASE_URL
     port: int = Field(default=3000, ge=1, le=65535)
     # The production HTTP server (waitress) and stopping it; see README "Deployment".
@@ -102,6 +107,14 @@ class Settings(BaseSettings):
         # slack_sdk joins base_url + method name, so the base must end with "/".
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("slack_response_url_hosts")
+    @classmethod
+    def _response_url_hosts(cls, value: str) -> str:
+        from bot.slack.response_urls import ResponseUrlPolicy
+
+        ResponseUrlPolicy.parse(value)  # ValueError → a validation error naming the setting
+        return value
+
     @field_validator("timeline_emoji")
     @classmethod
     def _emoji_name(cls, value: str) -> str:
@@ -149,6 +162,12 @@ class Settings(BaseSettings):
     @property
     def admins(self) -> set[str]:
         return {part.strip() for part in self.postmortem_admins.split(",") if part.strip()}
+
+    @property
+    def response_url_policy(self) -> ResponseUrlPolicy:
+        from bot.slack.response_urls import ResponseUrlPolicy
+
+        return ResponseUrlPolicy.parse(self.slack_response_url_hosts)
 
     @property
     def socket_mode(self) -> bool:

@@ -17,10 +17,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
+
+from bot.slack.response_urls import without_query
 
 log = logging.getLogger("postmortem_bot.replies")
 
@@ -31,18 +32,18 @@ Json = dict[str, Any]
 
 
 class Replies:
-    """The process's reply sender. `allowed_hosts` limits where response_url posts may go."""
+    """The process's reply sender. `allows` says which response_urls may be POSTed to."""
 
     def __init__(
         self,
         *,
         threads: int = 4,
-        allowed_hosts: frozenset[str] | None = None,
+        allows: Callable[[str], bool] | None = None,
         timeout: int = TIMEOUT_SECONDS,
     ) -> None:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="reply")
         self._slots = threading.BoundedSemaphore(MAX_PENDING)
-        self._allowed = allowed_hosts
+        self._allows = allows
         self._timeout = timeout
         self._failed: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
@@ -53,7 +54,10 @@ class Replies:
         if not response_url:
             return False
         if not self.allowed(response_url):
-            log.warning("not replying to a response_url outside Slack (%s)", _host(response_url))
+            log.warning(
+                "not posting to a response_url outside SLACK_RESPONSE_URL_HOSTS: %s",
+                without_query(response_url),
+            )
             return False
         if self._recently_failed(response_url):
             log.info("not replying again to a response_url that just failed")
@@ -65,10 +69,9 @@ class Replies:
         return self._submit(lambda: self._ephemeral(client, channel, user, text))
 
     def allowed(self, response_url: str) -> bool:
-        if self._allowed is None:
-            return True
-        parts = urlsplit(response_url)
-        return parts.scheme in ("https", "http") and (parts.hostname or "") in self._allowed
+        """Only response_urls SLACK_RESPONSE_URL_HOSTS allows (bot.slack.response_urls): the
+        URL comes in the request body, and posting anywhere it says would be a forgery."""
+        return self._allows is None or self._allows(response_url)
 
     def close(self, timeout: float | None = None) -> None:
         """Send what is queued, then stop (call when the bot stops)."""
@@ -129,7 +132,3 @@ class Replies:
                 del self._failed[url]
                 return False
             return True
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or "?"

@@ -124,7 +124,7 @@ def classify_slack_body(body: bytes, content_type: str) -> str:
             payload = json.loads(form["payload"][0])
             kind = payload.get("type") if isinstance(payload, dict) else None
             return INTERACTIVE_KINDS.get(kind, "other") if isinstance(kind, str) else "other"
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the stack
         pass
     return "other"
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import wasyncore
 from waitress.server import create_server
@@ -26,6 +26,8 @@ from waitress.server import create_server
 from bot.core import metrics
 from bot.status.page import is_status_path, serve_status
 from bot.web.observability import ObservabilityMiddleware
+from bot.web.slack_events import Answer, Dispatch, SlackEvents
+from bot.web.verify import VERIFIED_CONTEXT_KEY
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -40,15 +42,24 @@ JiraWebhook = Callable[[bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
 
 
 class WebApp:
+    """`signing_secret` verifies Slack's requests (bot.web.slack_events; without it every one
+    gets 401); `clock` is Unix seconds, for their timestamps."""
+
     def __init__(
         self,
         bolt_app: App,
         db: Database,
         *,
+        signing_secret: str | None = None,
         status_page_title: str = "Status",
         metrics_enabled: bool = True,
         jira_webhook: JiraWebhook | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._events = SlackEvents(
+            signing_secret=signing_secret, db=db, dispatch=bolt_dispatch(bolt_app), clock=clock
+        )
+        # Bolt's own adapter serves the OAuth pages only (browser GETs, not signed by Slack).
         self._slack = SlackRequestHandler(bolt_app, path="/slack/events")
         self._jira_webhook = jira_webhook  # POST /jira/webhook, when Jira is configured
         flow = bolt_app.oauth_flow  # set in multi-workspace (OAuth) mode only
@@ -72,7 +83,7 @@ class WebApp:
         if path == "/slack/events":
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"error": "POST only"})
-            return self._slack(environ, start_response)
+            return self._events(environ, start_response)
         if path in self._oauth_paths:
             if method != "GET":
                 return _json(start_response, "405 Method Not Allowed", {"error": "GET only"})
@@ -112,6 +123,31 @@ class WebApp:
         if self._db.ping():
             return _json(start_response, "200 OK", {"status": "ok"})
         return _json(start_response, "503 Service Unavailable", {"status": "database unreachable"})
+
+
+def bolt_dispatch(app: App) -> Dispatch:
+    """Hand a verified request to Bolt as the body our boundary parsed and checked (Bolt never
+    re-parses the raw text), its context marked verified (handlers.middleware requires it)."""
+
+    def dispatch(
+        data: dict[str, Any], raw_body: str, headers: Mapping[str, str], query: str
+    ) -> Answer:
+        # Bolt takes an already parsed body only in its Socket Mode form; it is an HTTP request.
+        request = BoltRequest(
+            body=data,
+            query=query,
+            headers=dict(headers),
+            context={VERIFIED_CONTEXT_KEY: True},
+            mode="socket_mode",
+        )
+        request.mode, request.raw_body = "http", raw_body
+        response = app.dispatch(request)
+        headers_out = [
+            (name, value) for name, values in response.headers.items() for value in values
+        ]
+        return Answer(response.status, response.body.encode("utf-8", "replace"), headers_out)
+
+    return dispatch
 
 
 def _metrics(start_response: StartResponse) -> list[bytes]:
