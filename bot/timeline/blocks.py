@@ -23,6 +23,7 @@ KIND_EMOJI = {
     EventKind.DECISION: ":scales:",
     EventKind.STATUS: ":traffic_light:",
     EventKind.MESSAGE: ":speech_balloon:",
+    EventKind.FOLLOWUP: ":ballot_box_with_check:",
 }
 
 
