@@ -231,6 +231,6 @@ def metrics(times: KeyTimes) -> Metrics:
             "impact_duration",
             "Impact duration",
             _span(start, impact_end),
-            "impact started → impact ended (or resolved)",
+            "impact started → impact ended, else resolved",
         ),
     )
