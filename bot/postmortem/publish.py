@@ -262,7 +262,10 @@ def refresh_canvas(
 ) -> CanvasRefresh:
     """Bring the `{bot}` sections of an existing canvas up to date (see the module docstring)."""
     result = CanvasRefresh()
-    content = client.canvases_getContent(canvas_id=canvas_id, content_type="markdown")
+    # api_call rather than canvases_getContent: older slack_sdk releases we allow lack it.
+    content = client.api_call(
+        "canvases.getContent", params={"canvas_id": canvas_id, "content_type": "markdown"}
+    )
     current = read_document(str(content.get("content") or ""))
     canvas = _Canvas(client, canvas_id, result)
     for index, section in enumerate(new.sections):
