@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.errors import UserError
+from bot.incidents import blocks as incident_blocks
 from bot.incidents.keytime_service import KeyTimeConflict, key_times_of
 from bot.incidents.keytimes import Captured, SetKeyTime, derive, metrics
 from bot.incidents.service import (
@@ -20,6 +21,7 @@ from bot.incidents.service import (
     save_key_times,
     set_key_time,
 )
+from bot.timeline import blocks as timeline_blocks
 from bot.timeline.service import delete_event, edit_event, record_event
 from storage.db import Database
 from storage.models import (
@@ -29,6 +31,7 @@ from storage.models import (
     IncidentStatus,
     KeyTime,
     KeyTimeVia,
+    Severity,
     TimelineEvent,
 )
 
@@ -371,3 +374,57 @@ def test_reopening_undoes_the_resolution_and_keeps_the_channel_rule(db: Database
                 session, session.get_one(Incident, incident_id), by=BOB, now=minutes(110)
             )
         assert session.get_one(Incident, newer).status is IncidentStatus.ACTIVE
+
+
+# --- what people see ----------------------------------------------------------------------------
+
+
+def _event(event_id: int, kind: EventKind, key_time: KeyTime | None) -> TimelineEvent:
+    return TimelineEvent(
+        id=event_id, kind=kind, key_time=key_time, occurred_at=T0, text="x", author_id=ALICE
+    )
+
+
+def test_the_declaration_has_no_delete_and_status_events_keep_their_kind() -> None:
+    incident = Incident(id=1, number=4, title="t", commander_id=ALICE)
+    events = [
+        _event(1, EventKind.STATUS, KeyTime.DECLARED),
+        _event(2, EventKind.NOTE, None),
+        _event(3, EventKind.STATUS, KeyTime.MITIGATED),
+    ]
+    _, listed = timeline_blocks.timeline_list(incident, events, 3, now=T0)
+    menus = {
+        b["block_id"]: [o["value"] for o in b["accessory"]["options"]]
+        for b in listed
+        if "accessory" in b
+    }
+    assert menus == {
+        "event-1": ["edit:1"],
+        "event-2": ["edit:2", "delete:2"],
+        "event-3": ["edit:3", "delete:3"],
+    }
+    view = timeline_blocks.event_edit_modal(events[2], channel_id="C1")
+    [kinds] = [b for b in view["blocks"] if b.get("block_id") == "kind"]
+    assert [o["value"] for o in kinds["element"]["options"]] == ["status"]
+    assert "moving it moves that key time" in view["blocks"][0]["elements"][0]["text"]
+    plain = timeline_blocks.event_edit_modal(events[1], channel_id="C1")
+    assert plain["blocks"][0]["block_id"] == "time"  # no note on an ordinary event
+
+
+def test_incident_status_can_show_key_times_and_metrics() -> None:
+    incident = Incident(
+        number=4, title="Checkout", status=IncidentStatus.MITIGATED, severity=Severity.SEV2,
+        commander_id=ALICE, declared_at=T0, mitigated_at=minutes(30),
+    )  # fmt: skip
+    captured = Captured(T0, minutes(30), None, detections=(minutes(-5),), mitigations=())
+    derived = derive(captured, {})
+    _, without = incident_blocks.incident_summary(incident, now=minutes(40))
+    _, shown = incident_blocks.incident_summary(
+        incident, now=minutes(40), key_times=(derived, metrics(derived))
+    )
+    assert shown[: len(without)] == without
+    text = shown[len(without)]["text"]["text"]
+    assert "*Detected*: 2026-11-22 08:55 UTC, from the first detection event" in text
+    assert "*Time to detect*: unknown (impact started → detected)" in text
+    assert "*Time to mitigate*: 35m (impact started → mitigated)" in text
+    assert "/incident times" in shown[-1]["elements"][0]["text"]
