@@ -428,3 +428,15 @@ def test_incident_status_can_show_key_times_and_metrics() -> None:
     assert "*Time to detect*: unknown (impact started → detected)" in text
     assert "*Time to mitigate*: 35m (impact started → mitigated)" in text
     assert "/incident times" in shown[-1]["elements"][0]["text"]
+
+
+def test_messages_for_reopening_and_setting_a_key_time() -> None:
+    incident = Incident(number=4, status=IncidentStatus.ACTIVE)
+    text, _ = incident_blocks.incident_reopened(incident, by=BOB, was=IncidentStatus.RESOLVED)
+    assert text.startswith(":red_circle: *INC-4* is *active* again: reopened by <@U0BOB>")
+    assert "(it was resolved)" in text
+    captured = Captured(T0, None, None, (), ())
+    setting = {KeyTime.IMPACT_STARTED: SetKeyTime(minutes(-20), BOB, KeyTimeVia.COMMAND)}
+    moment = derive(captured, setting).impact_started
+    text, _ = incident_blocks.key_time_set(incident, moment, by=BOB)
+    assert text == "INC-4: *impact started* is now 2026-11-22 08:40 UTC (set by <@U0BOB>)."

@@ -198,3 +198,20 @@ def key_times_summary(times: KeyTimes, metrics: Metrics) -> str:
         value = format_duration(metric.value) if metric.value is not None else "unknown"
         lines.append(f"*{metric.label}*: {value} ({metric.definition})")
     return "\n".join(lines)
+
+
+def incident_reopened(incident: Incident, *, by: str, was: IncidentStatus) -> tuple[str, Blocks]:
+    """Posted in the channel when `/incident reopen` made the incident active again."""
+    text = (
+        f"{STATUS_EMOJI[incident.status]} *{incident.key}* is *active* again: reopened by "
+        f"<@{by}> (it was {was.value}). Mark it `/incident mitigated` and `/incident resolved` "
+        "again when it is."
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def key_time_set(incident: Incident, moment: Moment, *, by: str) -> tuple[str, Blocks]:
+    """Posted in the channel when someone sets a key time by command or in the modal."""
+    when = f"{_utc(moment.at)} UTC" if moment.at is not None else "worked out from the timeline"
+    text = f"{incident.key}: *{moment.label.lower()}* is now {when} (set by <@{by}>)."
+    return text, [_context(text)]
