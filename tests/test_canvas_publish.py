@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from slack_sdk import WebClient
 
-from bot.postmortem.context import Event, FollowUpItem, PostmortemContext
+from bot.postmortem.context import Event, FollowUpItem, Message, PostmortemContext
 from bot.postmortem.document import Document
 from bot.postmortem.publish import Published, publish
 from bot.postmortem.render import environment, render_document
@@ -242,3 +242,27 @@ def test_a_markdown_file_is_never_overwritten(fake: FakeSlack, client: WebClient
     files = fake.files()
     assert set(files) == {v1.id, v2.id}
     assert files[v1.id]["content"] == first.markdown.encode()  # the old one, untouched
+
+
+def test_a_long_run_of_new_lines_is_sent_in_chunks_and_stays_in_order(
+    fake: FakeSlack, client: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = rendered(sample_context())
+    canvas_id = send(client, fake, first, None, None).id
+    context = sample_context()
+    start = context.messages[-1].at
+    author = context.messages[0].author
+    context.messages += [
+        Message(start + timedelta(minutes=n), author, f"message number {n:03}", False, [])
+        for n in range(1, 41)
+    ]
+    monkeypatch.setattr("bot.postmortem.publish.MAX_CHANGE_BYTES", 600)
+    fake.reset_calls()
+    send(client, fake, rendered(context), first, canvas_id)
+    inserts = [
+        c for c in fake.calls_to("canvases.edit") if "insert" in c.params["changes"][0]["operation"]
+    ]
+    assert len(inserts) > 3  # several chunks...
+    log = section_of(fake.canvas_markdown(canvas_id), "## Appendix: channel log")
+    numbers = [line.split("message number ")[1] for line in log.splitlines() if "number" in line]
+    assert numbers == [f"{n:03}" for n in range(1, 41)]  # ...in the right order

@@ -230,14 +230,21 @@ class _Canvas:
         self.client.canvases_edit(canvas_id=self.canvas_id, changes=[change])
 
     def insert(self, blocks: list[Block], *, before: Block | None, after: Block | None) -> bool:
-        """Put `blocks` before `before` if it can be found, else after `after`."""
-        if before is not None and (anchor := self.id_of(before)) is not None:
-            for chunk in _chunks(blocks):  # each lands just before the anchor: in order
-                self.edit("insert_before", anchor, chunk)
-            return True
-        if after is not None and (anchor := self.id_of(after)) is not None:
-            for chunk in reversed(_chunks(blocks)):  # each lands just after: reversed
-                self.edit("insert_after", anchor, chunk)
+        """Put `blocks` before `before` if it can be found, else after `after` (the anchor is
+        looked up again for every chunk: an edit may give sections new ids)."""
+        for operation, anchor, chunks in (
+            ("insert_before", before, _chunks(blocks)),  # each lands just before: in order
+            ("insert_after", after, list(reversed(_chunks(blocks)))),  # just after: reversed
+        ):
+            section_id = self.id_of(anchor) if anchor is not None else None
+            if anchor is None or section_id is None:
+                continue
+            for number, chunk in enumerate(chunks):
+                if number:
+                    section_id = self.id_of(anchor)
+                if section_id is None:
+                    return False
+                self.edit(operation, section_id, chunk)
             return True
         return False
 
