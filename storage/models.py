@@ -68,6 +68,30 @@ class EventKind(enum.StrEnum):
     DECISION = "decision"
     STATUS = "status"  # recorded automatically by the bot
     MESSAGE = "message"  # a captured channel message
+    FOLLOWUP = "followup"  # a follow-up was created (recorded automatically)
+
+
+class KeyTime(enum.StrEnum):
+    """The moments of an incident its metrics are measured between (bot.incidents.keytimes)."""
+
+    IMPACT_STARTED = "impact_started"
+    DETECTED = "detected"
+    DECLARED = "declared"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    IMPACT_ENDED = "impact_ended"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class KeyTimeVia(enum.StrEnum):
+    """How a person set a key time."""
+
+    COMMAND = "command"  # `/incident mitigated at 14:32`, `/incident impact started 13:58`
+    MODAL = "modal"  # the "Edit key times" modal
+    EVENT_EDIT = "event_edit"  # the time of its status event was edited on the timeline
 
 
 class EventSource(enum.StrEnum):
@@ -158,8 +182,32 @@ class TimelineEvent(Base):
     permalink: Mapped[str | None] = mapped_column(Text)
     edited_by: Mapped[str | None] = mapped_column(String(SLACK_ID))
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The key time this automatic event records ("Incident declared", "Status changed to
+    # mitigated"): moving the event moves the key time, and the declaration stays.
+    key_time: Mapped[KeyTime | None] = mapped_column(_enum(KeyTime, "event_key_time"))
 
     incident: Mapped[Incident] = relationship(back_populates="events")
+
+
+class IncidentKeyTime(Base):
+    """A key time a person set (by command, the modal, or moving its status event).
+
+    Only what people set is stored; everything else is derived from what was captured
+    (bot.incidents.keytimes), so a later detection or mitigation event still counts until
+    someone says otherwise.
+    """
+
+    __tablename__ = "incident_key_times"
+    __table_args__ = (UniqueConstraint("incident_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[KeyTime] = mapped_column(_enum(KeyTime, "key_time"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    set_by: Mapped[str] = mapped_column(String(SLACK_ID))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    via: Mapped[KeyTimeVia] = mapped_column(_enum(KeyTimeVia, "key_time_via"))
 
 
 class CapturedMessage(Base):

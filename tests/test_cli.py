@@ -190,3 +190,14 @@ def test_templates_check(tmp_path: Path) -> None:
     bad = _cli("templates", "check", str(tmp_path), env=_env(tmp_path), cwd=tmp_path)
     assert bad.returncode == 1
     assert "FAIL mine" in bad.stdout and "line 2" in bad.stdout
+
+
+def test_templates_check_fails_a_template_that_does_not_say_who_owns_its_sections(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "mine.md.j2").write_text("# {{ incident.key }} {bot}\n\n## Why\n\ntext\n")
+    (tmp_path / "fine.md.j2").write_text("# {{ incident.key }} {bot}\n\n## Why {people}\n")
+    result = _cli("templates", "check", str(tmp_path), env=_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "FAIL mine" in result.stdout and "`## Why` does not say who owns it" in result.stdout
+    assert "ok   fine" in result.stdout and "ok   standard" in result.stdout

@@ -12,17 +12,22 @@ from hypothesis import strategies as st
 from bot.core.dates import parse_due_date, warm_up
 from bot.core.errors import UserError
 from bot.followups.commands import (
+    Assign,
+    ChangeStatus,
     CreateFollowUp,
     FollowUpRef,
     Help,
     ListFollowUps,
     ListScope,
     MarkDone,
+    SetDue,
+    parse_followup,
     parse_followup_command,
     parse_ref,
     resolve,
+    resolve_due,
 )
-from storage.models import Priority
+from storage.models import FollowUpStatus, Priority
 
 FRIDAY = date(2026, 11, 20)  # a Friday
 MONDAY = date(2026, 11, 16)
@@ -111,7 +116,7 @@ COMMANDS = [
 
 @pytest.mark.parametrize(("text", "expected"), COMMANDS, ids=[c[0][:40] for c in COMMANDS])
 def test_command_grammar(text: str, expected: object) -> None:
-    assert parse_followup_command(text) == expected
+    assert parse_followup(text) == expected
 
 
 JUNK = [
@@ -313,3 +318,74 @@ def test_no_phrase_crashes_the_date_parser(text: str, today: date) -> None:
     except UserError:
         return
     assert today <= due <= date(today.year + 2, 12, 31)
+
+
+# --- subcommands with the buttons' powers; titles that would have been junk -----------------
+
+SUBCOMMAND_CASES = [
+    ("start F2", ChangeStatus(FollowUpRef(2, None), FollowUpStatus.IN_PROGRESS)),
+    ("wontdo INC-4-F1", ChangeStatus(FollowUpRef(1, 4), FollowUpStatus.WONT_DO)),
+    ("won't-do 3", ChangeStatus(FollowUpRef(3, None), FollowUpStatus.WONT_DO)),
+    ("reopen F1", ChangeStatus(FollowUpRef(1, None), FollowUpStatus.OPEN)),
+    ("Reopen: F1", ChangeStatus(FollowUpRef(1, None), FollowUpStatus.OPEN)),
+    ("assign F2 <@U0BOB|bob>", Assign(FollowUpRef(2, None), "U0BOB")),
+    ("assign INC-4-F2 nobody", Assign(FollowUpRef(2, 4), None)),
+    ("due F2 friday", SetDue(FollowUpRef(2, None), "friday")),
+    ("due INC-4-F2 in 3 days", SetDue(FollowUpRef(2, 4), "in 3 days")),
+    ('"Reopen the firewall port" due friday', create("Reopen the firewall port", None, "friday")),
+    ('"Assign owners to alerts" p2', create("Assign owners to alerts", None, None, P2)),
+    ('"Fix p0 paging" p1', create("Fix p0 paging", None, None, P1)),
+    ("Page on sev1 only", create("Page on sev1 only")),  # severities are words in a follow-up
+    ("Help support with refunds", create("Help support with refunds")),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), SUBCOMMAND_CASES, ids=[c[0][:40] for c in SUBCOMMAND_CASES]
+)
+def test_subcommands_parse(text: str, expected: object) -> None:
+    assert parse_followup(text) == expected
+
+
+STRICT = [
+    ("reopen the firewall port", "isn't a follow-up id"),
+    ("reopen the firewall port", 'quote it: `/followup "Reopen the firewall port"'),
+    ("start", "Which one? `/followup start INC-42-F3`"),
+    ("assign F2", "Say which follow-up and who"),
+    ("assign F2 bob", "Mention the new owner"),
+    ("assign the runbook to SRE", "Say which follow-up and who"),
+    ("due F2", "Say which follow-up and when"),
+    ("due dates are wrong in reports", "isn't a follow-up id"),
+    (f"{ALICE} reopen the port", "is a `/followup` command"),
+    ("p2 done: write the docs", "is a `/followup` command"),
+    ("Fix it p0", "`p0` isn't a priority. Use p1 (most urgent) to p4 (p1, p2, p3, p4)"),
+    ("Fix it p5", "isn't a priority"),
+    ("p9 Fix it", "isn't a priority"),
+    ("Fix it (P0)", "isn't a priority"),
+    ("Fix p2 replica lag", "Put the priority first or last"),
+    ("Fix p7 replica lag", "isn't a priority"),
+    ('"Fix it" p0', "isn't a priority"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), STRICT, ids=[j[0][:30] for j in STRICT])
+def test_strict_grammar_explains(text: str, message: str) -> None:
+    with pytest.raises(UserError) as raised:
+        parse_followup(text)
+    assert message in raised.value.message
+
+
+def test_due_subcommand_dates_are_read_in_the_users_zone() -> None:
+    late_friday_utc = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # Friday evening in LA
+    command = SetDue(FollowUpRef(2, None), "tomorrow")
+    assert resolve_due(command, now=late_friday_utc, tz_name="America/Los_Angeles") == date(
+        2026, 11, 21
+    )
+    with pytest.raises(UserError, match="2026-12-01"):
+        resolve_due(SetDue(FollowUpRef(2, None), "someday"), now=late_friday_utc, tz_name=None)
+
+
+@pytest.mark.parametrize("text", ["reopen F1", "start 2", "assign F2 nobody", "due F2 friday"])
+def test_the_listeners_parser_points_at_the_buttons_until_wired(text: str) -> None:
+    with pytest.raises(UserError, match="Use the buttons"):
+        parse_followup_command(text)

@@ -154,7 +154,11 @@ def test_command_creates_announces_and_logs_on_the_timeline(fixed_bench: Bench) 
             select(TimelineEvent).where(TimelineEvent.text.like("Follow-up%"))
         ).all()
     assert event.text == "Follow-up INC-1-F1 created: Add alerting on queue depth"
-    assert (event.kind, event.source, event.author_id) == (EventKind.STATUS, EventSource.AUTO, BOB)
+    assert (event.kind, event.source, event.author_id) == (
+        EventKind.FOLLOWUP,
+        EventSource.AUTO,
+        BOB,
+    )
     [created] = changes(bench, item.id)
     assert (created.field, created.changed_by, created.changed_at) == (
         FollowUpField.CREATED,

@@ -132,11 +132,17 @@ def test_regenerating_edits_the_canvas_and_completed_needs_force(bench: Bench) -
     generate(bench, "generate concise")
     canvas_id = postmortem(bench).canvas_id  # type: ignore[union-attr]
     assert "## Action items" in canvas_markdown(bench)
+    bench.slack.edit_canvas_as_person(canvas_id, "Root cause", "A pool sized for last year.")
+    bench.command("/timeline", "Raised the pool size")
+    eventually(lambda: len(bench.slack.calls_to("chat.postMessage")) >= 2)
     generate(bench, "generate", count=2)  # keeps the template it was generated with
-    [edit] = bench.slack.calls_to("canvases.edit")
-    assert edit.params["canvas_id"] == canvas_id
+    edits = bench.slack.calls_to("canvases.edit")
+    assert edits and {e.params["canvas_id"] for e in edits} == {canvas_id}
+    assert all("section_id" in e.params["changes"][0] for e in edits)  # never the whole canvas
     assert len(bench.slack.canvases()) == 1 and versions(bench) == [1, 2]
-    assert "## Action items" in canvas_markdown(bench)
+    markdown = canvas_markdown(bench)
+    assert "## Action items" in markdown and "Raised the pool size" in markdown
+    assert "A pool sized for last year." in markdown  # what people wrote is still there
 
     bench.command("/postmortem", "status completed")  # Alice owns it
     eventually(lambda: postmortem(bench).status is PostmortemStatus.COMPLETED)  # type: ignore[union-attr]

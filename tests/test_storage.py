@@ -6,9 +6,10 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.errors import UserError
@@ -17,6 +18,7 @@ from bot.timeline.service import list_events
 from storage.db import Database
 from storage.migrate import (
     SLACK_OAUTH_TABLES,
+    alembic_config,
     current_revision,
     head_revision,
     include_name,
@@ -191,3 +193,59 @@ def test_deleting_an_incident_removes_its_events(db: Database) -> None:
         from storage.models import TimelineEvent
 
         assert session.scalars(select(TimelineEvent)).all() == []
+
+
+def test_migration_0011_classifies_existing_events_and_can_be_undone(database_url: str) -> None:
+    """Events written before 0011: follow-up creations become `followup` events, and the
+    declaration and status changes are linked to the key time they record; downgrading
+    turns the follow-up events back into `status` and keeps every row."""
+    database = Database(database_url)
+    try:
+        upgrade(database, "0009")
+        with database.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO incidents (id, team_id, number, title, severity, status, "
+                    "channel_id, channel_private, commander_id, declared_at) VALUES "
+                    "(1, 'T1', 1, 'x', 'sev2', 'resolved', 'C1', false, 'U1', :t)"
+                ),
+                {"t": T0},
+            )
+            for event_id, kind, source, words in (
+                (1, "status", "auto", "Incident declared (SEV2): x"),
+                (2, "status", "auto", "Status changed to mitigated"),
+                (3, "status", "auto", "Status changed to resolved"),
+                (4, "status", "auto", "Follow-up INC-1-F1 created: Fix it"),
+                (5, "note", "command", "Follow-up INC-1-F2 created: typed by a person"),
+                (6, "status", "auto", "Severity changed from SEV3 to SEV2"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO timeline_events (id, team_id, incident_id, occurred_at, "
+                        "kind, text, recorded_at, source) VALUES "
+                        "(:id, 'T1', 1, :t, :kind, :text, :t, :source)"
+                    ),
+                    {"id": event_id, "t": T0, "kind": kind, "text": words, "source": source},
+                )
+        upgrade(database)
+        with database.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT id, kind, key_time FROM timeline_events ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (1, "status", "declared"),
+            (2, "status", "mitigated"),
+            (3, "status", "resolved"),
+            (4, "followup", None),
+            (5, "note", None),
+            (6, "status", None),
+        ]
+        config = alembic_config()
+        with database.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0009")
+        with database.engine.connect() as conn:
+            kinds = conn.execute(text("SELECT kind FROM timeline_events ORDER BY id")).scalars()
+            assert list(kinds) == ["status"] * 4 + ["note", "status"]
+    finally:
+        database.dispose()

@@ -1,15 +1,22 @@
 """Parsing `/followup` command text into command values (pure; raises UserError).
 
     /followup <what needs doing> [@owner] [due <date>] [p1-p4]
-    /followup "<title with due in it>" [@owner] [due <date>] [p1-p4]
+    /followup "<title>" [@owner] [due <date>] [p1-p4]
     /followup list [mine|overdue|all]
-    /followup done <id>            (INC-42-F3, F3 or 3)
+    /followup start|done|wontdo|reopen <id>      (INC-42-F3, F3 or 3)
+    /followup assign <id> @user|nobody
+    /followup due <id> <date>
+    /followup export <id>|all
     /followup help
 
 The owner (a mention, `<@U123|alice>` as Slack delivers it with should_escape) and the priority
 may come first or last; `due <date>` comes last (before a trailing owner or priority). The due
-date is read later, in the user's time zone, by `bot.dates`. A title that contains the word
-"due" can be quoted.
+date is read later, in the user's time zone, by `bot.dates`.
+
+Strict where a mistake would be silent: a title never begins with a subcommand (`/followup
+reopen F1` reopens F1; if it fails to parse, it is an error, not a follow-up titled "reopen
+F1"), and a word like a priority that isn't one (`p0`, `p5`), or one in the middle of a title,
+is an error that lists p1-p4. Quoting the title says "this is all title".
 """
 
 from __future__ import annotations
@@ -22,19 +29,25 @@ from datetime import date, datetime, timedelta
 from bot.core.dates import UnreadableDate, local_today, parse_due_date
 from bot.core.errors import UserError
 from bot.slack.mrkdwn import quote
-from storage.models import Priority
+from storage.models import FollowUpStatus, Priority
 
 MAX_TITLE = 250
+VALID_PRIORITIES = "p1 (most urgent) to p4 (p1, p2, p3, p4)"
+QUOTE_HINT = 'If that is the title, quote it: `/followup "Reopen the firewall port" due friday`.'
 
 USAGE = (
     "*/followup* commands (in the incident's channel):\n"
     "• `/followup Add alerting on queue depth @alice due friday p2` — capture a follow-up: "
     "owner (default: unassigned, for the commander to assign), due date (default: in 14 days; "
     "`2026-12-01`, `friday`, `in 3 days`, `next week`, `eow`, `dec 1`), priority p1-p4 "
-    "(default p3)\n"
+    "(default p3). Quote a title that starts with a command word or has `due` in it: "
+    '`/followup "Reopen the firewall port" due friday`\n'
     "• `/followup list` — this incident's open follow-ups; `list mine`, `list overdue`, "
     "`list all` (done and won't do too)\n"
-    "• `/followup done INC-42-F3` — mark one done (`F3` or `3` work in the incident's channel)\n"
+    "• `/followup start|done|wontdo|reopen INC-42-F3` — change its status (`F3` or `3` work in "
+    "the incident's channel)\n"
+    "• `/followup assign F3 @bob` (or `nobody`), `/followup due F3 friday` — change its owner "
+    "or due date\n"
     "• `/followup export INC-42-F3` or `/followup export all` — create Jira issues (when Jira "
     "is set up) that stay in sync with the follow-ups\n"
     "• Or use the *Create follow-up* shortcut on any message of the incident's channel."
@@ -42,6 +55,7 @@ USAGE = (
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
 _PRIORITY = re.compile(r"\(?\[?(p[1-4])\]?\)?", re.IGNORECASE)
+_PRIORITY_LIKE = re.compile(r"^[(\[]?p\d+[)\]]?[.,;:!]?$", re.IGNORECASE)
 _REF = re.compile(r"#?(?:inc-?(\d{1,9})-)?f?(\d{1,9})", re.IGNORECASE)
 _QUOTES = {'"': '"', "\u201c": "\u201d", "\u201e": "\u201c"}
 _DUE_WORDS = ("due", "due:")
@@ -83,6 +97,30 @@ class MarkDone:
 
 
 @dataclass(frozen=True)
+class ChangeStatus:
+    """`/followup start|wontdo|reopen <id>` (`done` is MarkDone)."""
+
+    ref: FollowUpRef
+    status: FollowUpStatus
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`/followup assign <id> @user`, or `nobody` (the commander assigns it later)."""
+
+    ref: FollowUpRef
+    owner_id: str | None
+
+
+@dataclass(frozen=True)
+class SetDue:
+    """`/followup due <id> <date>`: the date is read later in the user's time zone."""
+
+    ref: FollowUpRef
+    due_text: str
+
+
+@dataclass(frozen=True)
 class Export:
     """`/followup export <id>` (one) or `/followup export all` (the incident's open ones)."""
 
@@ -107,30 +145,106 @@ class NewFollowUp:
     priority: Priority
 
 
-FollowUpCommand = Help | ListFollowUps | MarkDone | Export | CreateFollowUp
+FollowUpCommand = (
+    Help | ListFollowUps | MarkDone | ChangeStatus | Assign | SetDue | Export | CreateFollowUp
+)
 DEFAULT_PRIORITY = Priority.P3
 
+STATUS_VERBS = {
+    "start": FollowUpStatus.IN_PROGRESS,
+    "started": FollowUpStatus.IN_PROGRESS,
+    "wontdo": FollowUpStatus.WONT_DO,
+    "wont-do": FollowUpStatus.WONT_DO,
+    "won't-do": FollowUpStatus.WONT_DO,
+    "won'tdo": FollowUpStatus.WONT_DO,
+    "reopen": FollowUpStatus.OPEN,
+    "re-open": FollowUpStatus.OPEN,
+}
+# A follow-up title never begins with one of these unless it is quoted. (`help` is a command
+# only on its own, so "Help support with refunds" stays a title.)
+SUBCOMMANDS = frozenset({"list", "ls", "done", "export", "assign", "due", *STATUS_VERBS})
 
-def parse_followup_command(text: str) -> FollowUpCommand:
+
+def _command_word(word: str) -> str:
+    return word.lower().rstrip(":,.;!")
+
+
+WiredFollowUpCommand = Help | ListFollowUps | MarkDone | Export | CreateFollowUp
+
+
+def parse_followup_command(text: str) -> WiredFollowUpCommand:
+    """`parse_followup`, narrowed to what the `/followup` listener handles today: start,
+    wontdo, reopen, assign and due are refused in words (pointing at the buttons) until their
+    flows are wired; never turned into a follow-up. Once wired, call `parse_followup`."""
+    parsed = parse_followup(text)
+    if isinstance(parsed, ChangeStatus | Assign | SetDue):
+        raise UserError(
+            "Use the buttons on the follow-up's announcement for that for now "
+            "(`/followup done <id>` works as a command)."
+        )
+    return parsed
+
+
+def parse_followup(text: str) -> FollowUpCommand:
+    """The whole `/followup` grammar."""
     text = text.strip()
     first, _, rest = text.partition(" ")
-    verb, rest = first.lower(), rest.strip()
+    verb, rest = _command_word(first), rest.strip()
     if verb in ("", "help", "?", "-h", "--help") and not rest:
         return Help()
     if verb in ("list", "ls"):
         return ListFollowUps(_scope(rest))
     if verb == "done":
-        if not rest:
-            raise UserError("Which one? `/followup done INC-42-F3` (or `F3` in its channel).")
-        return MarkDone(parse_ref(rest))
+        return MarkDone(_subcommand_ref("done", rest))
+    if verb in STATUS_VERBS:
+        return ChangeStatus(_subcommand_ref(verb, rest), STATUS_VERBS[verb])
+    if verb == "assign":
+        return _assign(rest)
+    if verb == "due":
+        return _set_due(rest)
     if verb == "export":
         if not rest:
             raise UserError(
                 "Which one? `/followup export INC-42-F3` (or `F3` in its channel), or "
                 "`/followup export all` for the incident's open follow-ups."
             )
-        return Export(None if rest.lower() == "all" else parse_ref(rest))
+        return Export(None if rest.lower() == "all" else _subcommand_ref("export", rest))
     return _create(text)
+
+
+def _subcommand_ref(verb: str, rest: str) -> FollowUpRef:
+    if not rest:
+        raise UserError(
+            f"Which one? `/followup {verb} INC-42-F3` (or `F3` in its channel). " + QUOTE_HINT
+        )
+    try:
+        return parse_ref(rest)
+    except UserError as error:
+        raise UserError(f"{error.message} {QUOTE_HINT}") from None
+
+
+def _assign(rest: str) -> Assign:
+    words = rest.split()
+    usage = "`/followup assign F3 @bob` (or `/followup assign F3 nobody`). " + QUOTE_HINT
+    if len(words) != 2:
+        raise UserError(f"Say which follow-up and who: {usage}")
+    ref = _subcommand_ref("assign", words[0])
+    if words[1].lower() in ("nobody", "none", "unassigned", "-"):
+        return Assign(ref, None)
+    mention = _MENTION.fullmatch(words[1])
+    if mention is None:
+        raise UserError(f"Mention the new owner: {usage}")
+    return Assign(ref, mention[1])
+
+
+def _set_due(rest: str) -> SetDue:
+    ref_text, _, due_text = rest.partition(" ")
+    if not ref_text or not due_text.strip():
+        raise UserError(
+            "Say which follow-up and when: `/followup due F3 friday` (`2026-12-01`, "
+            "`in 3 days`, `next week`…). " + QUOTE_HINT
+        )
+    return SetDue(_subcommand_ref("due", ref_text), due_text.strip())
 
 
 def parse_ref(text: str) -> FollowUpRef:
@@ -191,9 +305,11 @@ class _Options:
             return True
         if match := _PRIORITY.fullmatch(token):
             if self.priority is not None:
-                raise UserError("Give one priority, p1 (most urgent) to p4.")
+                raise UserError(f"Give one priority, {VALID_PRIORITIES}.")
             self.priority = Priority(match[1].lower())
             return True
+        if _PRIORITY_LIKE.match(token):
+            raise UserError(f"{quote(token)} isn't a priority. Use {VALID_PRIORITIES}.")
         return False
 
     def strip(self, tokens: list[str], *, leading: bool) -> None:
@@ -220,6 +336,7 @@ def _create(text: str) -> CreateFollowUp:
         tokens = text.split()
         options.strip(tokens, leading=True)
         due_text = _take_due(tokens, options, anywhere=True)
+        _check_unquoted_title(tokens)
         title = " ".join(tokens)
     return CreateFollowUp(
         title=check_title(title),
@@ -227,6 +344,24 @@ def _create(text: str) -> CreateFollowUp:
         due_text=due_text,
         priority=options.priority,
     )
+
+
+def _check_unquoted_title(tokens: list[str]) -> None:
+    """An unquoted title does not start with a subcommand and holds no priority-like word."""
+    if tokens and _command_word(tokens[0]) in SUBCOMMANDS:
+        raise UserError(
+            f"{quote(tokens[0])} is a `/followup` command, so I won't make it the start of a "
+            f"title. {QUOTE_HINT}\n\n{USAGE}"
+        )
+    for token in tokens:
+        if not _PRIORITY_LIKE.match(token):
+            continue
+        if _PRIORITY.fullmatch(token.rstrip(".,;:!")) is None:
+            raise UserError(f"{quote(token)} isn't a priority. Use {VALID_PRIORITIES}.")
+        raise UserError(
+            f"Put the priority first or last (`/followup Fix it p2`), or quote a title that "
+            f'contains {quote(token)}: `/followup "<title>" p2`.'
+        )
 
 
 def _take_due(tokens: list[str], options: _Options, *, anywhere: bool) -> str | None:
@@ -251,6 +386,14 @@ def _quoted_title(text: str) -> tuple[str, str] | None:
     if end < 0:
         return None
     return text[1:end], text[end + 1 :]
+
+
+def resolve_due(command: SetDue, *, now: datetime, tz_name: str | None) -> date:
+    """`/followup due <id> <date>`: the date in the user's time zone."""
+    try:
+        return parse_due_date(command.due_text, today=now, tz_name=tz_name)
+    except UnreadableDate as error:
+        raise UserError(error.message) from None
 
 
 def resolve(

@@ -121,7 +121,7 @@ def create_followup(
     record_event(
         session,
         incident,
-        kind=EventKind.STATUS,
+        kind=EventKind.FOLLOWUP,
         text=f"Follow-up {followup.key} created: {new.title}",
         author_id=created_by,
         occurred_at=now,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.formatting import format_duration, slack_date
+from bot.incidents.keytimes import SETTABLE, KeyTimes, Metrics, Moment
 from bot.slack.mrkdwn import plain_text, safe_mrkdwn
-from storage.models import Incident, IncidentStatus, Severity
+from storage.models import Incident, IncidentStatus, KeyTime, Severity
 
 Blocks = list[dict[str, Any]]
 
@@ -77,8 +79,11 @@ def severity_changed(incident: Incident, *, previous: Severity, by: str) -> tupl
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def incident_summary(incident: Incident, *, now: datetime) -> tuple[str, Blocks]:
-    """The ephemeral answer to `/incident status`."""
+def incident_summary(
+    incident: Incident, *, now: datetime, key_times: tuple[KeyTimes, Metrics] | None = None
+) -> tuple[str, Blocks]:
+    """The ephemeral answer to `/incident status` (with `key_times`: its key times, where
+    each came from, and the metrics)."""
     pairs = [
         ("Status", f"{STATUS_EMOJI[incident.status]} {incident.status.value}"),
         ("Severity", incident.severity.label),
@@ -111,4 +116,102 @@ def incident_summary(incident: Incident, *, now: datetime) -> tuple[str, Blocks]
         },
         _fields(*pairs[:10]),
     ]
+    if key_times is not None:
+        summary = key_times_summary(*key_times)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
+        blocks.append(_context("Correct them with `/incident times`."))
     return text, blocks
+
+
+KEY_TIMES_VIEW_CALLBACK = "incident_key_times"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _source(moment: Moment) -> str:
+    if moment.at is None:
+        return "not yet"
+    if moment.derived:
+        return f"{_utc(moment.at)} UTC, from {moment.source}"
+    return f"{_utc(moment.at)} UTC, set by <@{moment.set_by}> ({moment.source})"
+
+
+def key_times_modal(incident: Incident, times: KeyTimes, *, channel_id: str) -> dict[str, Any]:
+    """The "Edit key times" modal: a field per key time a person can set, filled with what
+    people set; an empty field is worked out from the timeline (shown as its placeholder)."""
+    blocks: Blocks = [
+        _context(
+            "Times are UTC, like `2026-11-22 14:32`, `14:32` or `yesterday 23:50`. Leave a field "
+            "empty to have it worked out from the timeline. The metrics are measured from "
+            "*impact started*."
+        ),
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Declared*: {_source(times.declared)}"},
+        },
+    ]
+    for kind in SETTABLE:
+        moment = times.get(kind)
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value"}
+        if not moment.derived and moment.at is not None:
+            element["initial_value"] = _utc(moment.at)
+        if moment.derived and moment.at is not None:
+            shown = f"{_utc(moment.at)}, from {moment.source}"
+            element["placeholder"] = {"type": "plain_text", "text": shown[:150]}
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": kind.value,
+                "optional": True,
+                "label": {"type": "plain_text", "text": f"{kind.label} (UTC)"},
+                "element": element,
+                "hint": {"type": "plain_text", "text": KEY_TIME_HINTS[kind]},
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": KEY_TIMES_VIEW_CALLBACK,
+        "private_metadata": json.dumps({"incident_id": incident.id, "channel_id": channel_id}),
+        "title": {"type": "plain_text", "text": f"{incident.key} key times"[:24]},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+KEY_TIME_HINTS = {
+    KeyTime.IMPACT_STARTED: "When customers were first affected. Empty: assumed at detection.",
+    KeyTime.DETECTED: "When we found out. Empty: the first detection event, or the declaration.",
+    KeyTime.MITIGATED: "When the impact stopped. Empty: the first mitigation event or the status.",
+    KeyTime.RESOLVED: "When it was over. Empty: when it was marked resolved.",
+    KeyTime.IMPACT_ENDED: "When customers were last affected, if not at resolution.",
+}
+
+
+def key_times_summary(times: KeyTimes, metrics: Metrics) -> str:
+    """The key times and metrics in one mrkdwn text (for `/incident status` and the answer to
+    a change of key time)."""
+    lines = [f"*{m.label}*: {_source(m)}" for m in times.all()]
+    for metric in metrics.all():
+        value = format_duration(metric.value) if metric.value is not None else "unknown"
+        lines.append(f"*{metric.label}*: {value} ({metric.definition})")
+    return "\n".join(lines)
+
+
+def incident_reopened(incident: Incident, *, by: str, was: IncidentStatus) -> tuple[str, Blocks]:
+    """Posted in the channel when `/incident reopen` made the incident active again."""
+    text = (
+        f"{STATUS_EMOJI[incident.status]} *{incident.key}* is *active* again: reopened by "
+        f"<@{by}> (it was {was.value}). Mark it `/incident mitigated` and `/incident resolved` "
+        "again when it is."
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def key_time_set(incident: Incident, moment: Moment, *, by: str) -> tuple[str, Blocks]:
+    """Posted in the channel when someone sets a key time by command or in the modal."""
+    when = f"{_utc(moment.at)} UTC" if moment.at is not None else "worked out from the timeline"
+    text = f"{incident.key}: *{moment.label.lower()}* is now {when} (set by <@{by}>)."
+    return text, [_context(text)]

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import UserError
+from bot.incidents.keytime_service import (
+    KeyTimeConflict,
+    clear_key_times,
+    store_key_times,
+)
+from bot.incidents.keytimes import KeyTimes
 from bot.timeline.service import record_event
-from storage.models import EventKind, Incident, IncidentStatus, Severity
+from storage.models import EventKind, Incident, IncidentStatus, KeyTime, KeyTimeVia, Severity
 from storage.sequences import next_value
 
 DEFAULT_SEVERITY = Severity.SEV3
@@ -118,6 +124,7 @@ def declare_incident(
         author_id=commander_id,
         occurred_at=now,
         now=now,
+        key_time=KeyTime.DECLARED,
     )
     return incident
 
@@ -149,26 +156,159 @@ def change_severity(
     return previous
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """What `change_status` did: the status moved, and/or a key time was set by hand."""
+
+    changed: bool
+    key_time_set: bool
+
+
+_STATUS_KEY_TIME = {
+    IncidentStatus.MITIGATED: KeyTime.MITIGATED,
+    IncidentStatus.RESOLVED: KeyTime.RESOLVED,
+}
+
+
 def change_status(
-    session: Session, incident: Incident, status: IncidentStatus, *, by: str, now: datetime
-) -> None:
-    if incident.status is status:
-        raise UserError(f"{incident.key} is already {status.value}.")
-    if incident.status is IncidentStatus.RESOLVED:
-        raise UserError(f"{incident.key} is resolved; its status can no longer change.")
+    session: Session,
+    incident: Incident,
+    status: IncidentStatus,
+    *,
+    by: str,
+    now: datetime,
+    at: datetime | None = None,
+) -> StatusChange:
+    """Mitigated or resolved, now or `at` a time someone gives (`/incident mitigated at
+    14:32`). Given a time, it is the key time (set by `by`); for an incident already in that
+    status, giving the time only corrects the key time. Resolving a resolved incident again,
+    or going back to active (that is `/incident reopen`), is refused."""
+    when = at or now
     if status is IncidentStatus.ACTIVE:
-        raise UserError(f"{incident.key} is {incident.status.value}; it can't go back to active.")
+        raise UserError(
+            f"{incident.key} is {incident.status.value}; to make it active again: "
+            "`/incident reopen`."
+        )
+    if incident.status is status and at is None:
+        raise UserError(
+            f"{incident.key} is already {status.value}. To correct when: "
+            f"`/incident {status.value} at 14:32`."
+        )
+    resolved_already = incident.status is IncidentStatus.RESOLVED
+    if resolved_already and status is IncidentStatus.MITIGATED and at is None:
+        raise UserError(
+            f"{incident.key} is resolved; `/incident reopen` makes it active again, and "
+            "`/incident mitigated at 14:32` corrects when it was mitigated."
+        )
+    key_time = _STATUS_KEY_TIME[status]
+    if incident.status is status or resolved_already:
+        store_key_times(session, incident, {key_time: when}, by=by, via=KeyTimeVia.COMMAND, now=now)
+        return StatusChange(changed=False, key_time_set=True)
     incident.status = status
     if status is IncidentStatus.MITIGATED or incident.mitigated_at is None:
-        # Resolving without a separate "mitigated" step means the impact ended now too.
-        incident.mitigated_at = now
+        # Resolving without a separate "mitigated" step means the impact ended then too.
+        incident.mitigated_at = when
     if status is IncidentStatus.RESOLVED:
-        incident.resolved_at = now
+        incident.resolved_at = when
     record_event(
         session,
         incident,
         kind=EventKind.STATUS,
         text=f"Status changed to {status.value}",
+        author_id=by,
+        occurred_at=when,
+        now=now,
+        key_time=key_time,
+    )
+    if at is not None:
+        store_key_times(session, incident, {key_time: at}, by=by, via=KeyTimeVia.COMMAND, now=now)
+    return StatusChange(changed=True, key_time_set=at is not None)
+
+
+def set_key_time(
+    session: Session,
+    incident: Incident,
+    kind: KeyTime,
+    at: datetime | None,
+    *,
+    by: str,
+    now: datetime,
+    via: KeyTimeVia = KeyTimeVia.COMMAND,
+) -> KeyTimes:
+    """`/incident impact started 13:58 UTC` and friends: set one key time (None: derive it
+    again). Mitigated and resolved can only be set once the incident got there."""
+    if kind is KeyTime.MITIGATED and at is not None and incident.mitigated_at is None:
+        raise UserError(
+            f"{incident.key} isn't mitigated yet. When it is: `/incident mitigated at <time>`."
+        )
+    if kind is KeyTime.RESOLVED and at is not None and incident.resolved_at is None:
+        raise UserError(
+            f"{incident.key} isn't resolved yet. When it is: `/incident resolved at <time>`."
+        )
+    return store_key_times(session, incident, {kind: at}, by=by, via=via, now=now)
+
+
+def save_key_times(
+    session: Session,
+    incident: Incident,
+    values: dict[KeyTime, datetime | None],
+    *,
+    by: str,
+    now: datetime,
+) -> dict[KeyTime, str]:
+    """The "Edit key times" modal: store every field at once (an empty one: derive it again).
+    Returns the errors to show next to fields; nothing is stored when there are any."""
+    errors: dict[KeyTime, str] = {}
+    if values.get(KeyTime.MITIGATED) is not None and incident.mitigated_at is None:
+        errors[KeyTime.MITIGATED] = "It isn't mitigated yet: leave this empty for now."
+    if values.get(KeyTime.RESOLVED) is not None and incident.resolved_at is None:
+        errors[KeyTime.RESOLVED] = "It isn't resolved yet: leave this empty for now."
+    if errors:
+        return errors
+    try:
+        store_key_times(session, incident, values, by=by, via=KeyTimeVia.MODAL, now=now)
+    except KeyTimeConflict as conflict:
+        return conflict.problems
+    return {}
+
+
+def reopen_incident(session: Session, incident: Incident, *, by: str, now: datetime) -> None:
+    """`/incident reopen`: a mitigated or resolved incident is active again.
+
+    The resolution is undone (resolved at, and an impact end or resolution someone set, are
+    cleared), and so is the mitigation: when it is mitigated and resolved again, those are the
+    times that count. Impact start and detection stay. The channel's one open incident is kept
+    by the database: if another was declared here meanwhile, reopening is refused.
+    """
+    if incident.status is IncidentStatus.ACTIVE:
+        raise UserError(f"{incident.key} is already active.")
+    latest = latest_incident_in_channel(session, incident.team_id, incident.channel_id)
+    if latest is not None and latest.id != incident.id:
+        raise UserError(
+            f"{latest.key} came after {incident.key} in this channel; only the latest "
+            "incident of a channel can be reopened."
+        )
+    was = incident.status
+    ended = incident.resolved_at or incident.mitigated_at
+    try:
+        with session.begin_nested():
+            incident.status = IncidentStatus.ACTIVE
+            session.flush()
+    except IntegrityError:
+        session.refresh(incident)
+        winner = open_incident_in_channel(session, incident.team_id, incident.channel_id)
+        if winner is None:
+            raise
+        raise _already_open(winner) from None
+    incident.resolved_at = None
+    incident.mitigated_at = None
+    clear_key_times(session, incident, (KeyTime.MITIGATED, KeyTime.RESOLVED, KeyTime.IMPACT_ENDED))
+    shown = f" at {ended.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if ended else ""
+    record_event(
+        session,
+        incident,
+        kind=EventKind.STATUS,
+        text=f"Incident reopened (it was {was.value}{shown})",
         author_id=by,
         occurred_at=now,
         now=now,

@@ -74,10 +74,23 @@ class Show:
 PostmortemCommand = Help | Generate | SetStatus | SetOwner | Attach | Remove | Show
 
 
+SUBCOMMANDS = frozenset(
+    {"generate", "gen", "create", "regenerate", "status", "owner", "attach", "link", "remove",
+     "unlink", "detach", "show", "info", "help"}
+)  # fmt: skip
+_FORCE = ("--force", "-f", "force", "\u2014force", "\u2013force")  # phones turn -- into a dash
+
+
 def _generate(rest: str) -> Generate:
     words = rest.split()
-    force = any(w.lower() in ("--force", "-f", "force") for w in words)
-    names = [w for w in words if w.lower() not in ("--force", "-f", "force")]
+    force = any(w.lower() in _FORCE for w in words)
+    names = [w for w in words if w.lower() not in _FORCE]
+    if names and names[0].lower() in SUBCOMMANDS:
+        raise UserError(
+            f"{quote(names[0])} is a `/postmortem` command, not a template: run "
+            f"`/postmortem {names[0].lower()}` on its own, or name a template "
+            "(`/postmortem generate concise`)."
+        )
     if len(names) > 1 or (names and not _TEMPLATE_NAME.match(names[0])):
         raise UserError(
             f"{quote(rest)} is not a template name. Use `/postmortem generate` (standard), "

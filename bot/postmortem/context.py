@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.incidents.keytimes import KeyTimes, Moment, metrics
 from bot.postmortem.markdown import slack_to_markdown
 from storage.models import (
     CapturedMessage,
@@ -81,16 +82,59 @@ class SimilarIncident:
 
 
 @dataclass(frozen=True)
+class KeyTimeInfo:
+    """A key time for templates: when, and where that came from (docs/templates.md)."""
+
+    name: str  # impact_started, detected, declared, mitigated, resolved, impact_ended
+    label: str  # "Impact started"
+    at: datetime | None  # UTC; None: not yet
+    derived: bool  # False: a person set it
+    source: str  # "set by Alice Ops", "the first detection event", "assumed: ...", "not yet"
+    set_by: Person | None
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str  # time_to_detect, time_to_mitigate, time_to_resolve, impact_duration
+    label: str  # "Time to detect"
+    value: timedelta | None  # None: unknown (an end is not known yet)
+    definition: str  # "impact started → detected"
+
+
+@dataclass(frozen=True)
 class Figures:
-    started_at: datetime  # the earliest known event (lead-up included)
-    detected_at: datetime  # the first detection event, else the declaration
+    """Key times and metrics (bot.incidents.keytimes has the definitions)."""
+
+    day: date  # the incident's day: the UTC date it was declared
+    impact_started_at: datetime
+    detected_at: datetime
     declared_at: datetime
     mitigated_at: datetime | None
     resolved_at: datetime | None
-    time_to_detect: timedelta | None
-    time_to_mitigate: timedelta | None
-    time_to_resolve: timedelta | None
-    duration: timedelta | None
+    impact_ended_at: datetime | None  # None until resolved, unless someone set it
+    time_to_detect: timedelta | None  # impact started → detected (unknown while assumed)
+    time_to_mitigate: timedelta | None  # impact started → mitigated
+    time_to_resolve: timedelta | None  # impact started → resolved
+    impact_duration: timedelta | None  # impact started → impact ended (or resolved)
+    times: list[KeyTimeInfo]
+    metrics: list[MetricInfo]
+
+    @property
+    def started_at(self) -> datetime:
+        """Templates written before key times: now the impact start."""
+        return self.impact_started_at
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Templates written before key times: now the impact duration."""
+        return self.impact_duration
+
+    @property
+    def impact_start_known(self) -> bool:
+        return not self.time("impact_started").derived
+
+    def time(self, name: str) -> KeyTimeInfo:
+        return next(t for t in self.times if t.name == name)
 
 
 @dataclass(frozen=True)
@@ -135,10 +179,15 @@ class PostmortemContext:
         found = self.events_of(EventKind.DETECTION.value)
         return found[0] if found else None
 
+    @property
+    def leadup(self) -> list[Event]:
+        return leadup_of(self.timeline, self.figures)
+
     def as_template_vars(self) -> dict[str, object]:
         return {
             "incident": self.incident,
             "figures": self.figures,
+            "leadup": self.leadup,
             "timeline": self.timeline,
             "messages": self.messages,
             "message_count": self.message_count,
@@ -253,23 +302,47 @@ def nest_threads(rows: list[CapturedMessage], names: Names) -> list[Message]:
     return top
 
 
-def figures_for(incident: Incident, events: list[TimelineEvent]) -> Figures:
-    started = min([incident.declared_at, *[e.occurred_at for e in events]])
-    detections = [e.occurred_at for e in events if e.kind is EventKind.DETECTION]
-    detected = detections[0] if detections else incident.declared_at
-    declared = incident.declared_at
+def figures_for(times: KeyTimes, names: Names) -> Figures:
+    """Key times and metrics as templates see them."""
+    measured = metrics(times)
 
-    def span(end: datetime | None, start: datetime) -> timedelta | None:
-        return end - start if end is not None else None
+    def info(moment: Moment) -> KeyTimeInfo:
+        setter = names.person(moment.set_by) if moment.set_by else None
+        if moment.derived:
+            source = moment.source
+        else:
+            how = {"command": "with /incident", "modal": "in Edit key times"}.get(
+                moment.source, "by moving its timeline event"
+            )
+            source = f"set by {setter} {how}" if setter else f"set {how}"
+        return KeyTimeInfo(
+            moment.kind.value, moment.label, moment.at, moment.derived, source, setter
+        )
 
+    declared = times.declared.at
+    detected, impact_started = times.detected.at, times.impact_started.at
+    assert declared is not None and detected is not None and impact_started is not None
     return Figures(
-        started_at=started,
+        day=declared.astimezone(UTC).date(),
+        impact_started_at=impact_started,
         detected_at=detected,
         declared_at=declared,
-        mitigated_at=incident.mitigated_at,
-        resolved_at=incident.resolved_at,
-        time_to_detect=detected - started if detected > started else None,
-        time_to_mitigate=span(incident.mitigated_at, declared),
-        time_to_resolve=span(incident.resolved_at, declared),
-        duration=span(incident.resolved_at, started),
+        mitigated_at=times.mitigated.at,
+        resolved_at=times.resolved.at,
+        impact_ended_at=times.impact_ended.at,
+        time_to_detect=measured.time_to_detect.value,
+        time_to_mitigate=measured.time_to_mitigate.value,
+        time_to_resolve=measured.time_to_resolve.value,
+        impact_duration=measured.impact_duration.value,
+        times=[info(m) for m in times.all()],
+        metrics=[MetricInfo(m.name, m.label, m.value, m.definition) for m in measured.all()],
     )
+
+
+LEADUP_KINDS_LEFT_OUT = frozenset({EventKind.STATUS.value, EventKind.FOLLOWUP.value})
+
+
+def leadup_of(timeline: list[Event], figures: Figures) -> list[Event]:
+    """What happened before impact started; nothing from the declaration on is leadup."""
+    end = min(figures.impact_started_at, figures.declared_at)
+    return [e for e in timeline if e.at < end and e.kind not in LEADUP_KINDS_LEFT_OUT]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.capture.gaps import notice, pending_gaps
+from bot.incidents.keytime_service import key_times_of
 from bot.postmortem.context import (
     Event,
     FollowUpItem,
@@ -55,8 +56,9 @@ def gather(
     now: datetime,
 ) -> PostmortemContext:
     events = timeline_of(session, incident)
-    figures = figures_for(incident, events)
-    since = min(figures.started_at, incident.declared_at - leadup)
+    times = key_times_of(session, incident)
+    assert times.impact_started.at is not None
+    since = min(times.impact_started.at, incident.declared_at - leadup)
     rows = channel_messages(session, incident, since=since, until=now)
     followups = list(
         session.scalars(
@@ -71,6 +73,7 @@ def gather(
     user_ids |= {e.author_id for e in events if e.author_id}
     user_ids |= {r.user_id for r in rows if r.user_id}
     user_ids |= {f.owner_id for f in followups if f.owner_id}
+    user_ids |= {m.set_by for m in times.all() if m.set_by}
     bots = {r.bot_id: r.username for r in rows if r.bot_id and r.username}
     names = Names(load_names(session, incident.team_id, user_ids), bots)
     md_names = names.all
@@ -97,7 +100,7 @@ def gather(
             private=incident.channel_private,
             commander=names.must(incident.commander_id),
         ),
-        figures=figures,
+        figures=figures_for(times, names),
         timeline=timeline,
         messages=nest_threads(rows, names),
         message_count=len(rows),

@@ -19,11 +19,12 @@ from bot.core.clock import Clock
 from bot.core.metrics import postmortem_generated
 from bot.core.settings import Settings
 from bot.incidents.service import incident_for_timeline
+from bot.postmortem.document import Document, split_document
 from bot.postmortem.gather import gather
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.publish import Published, publish
 from bot.postmortem.recurrence import index_search_documents
-from bot.postmortem.render import environment, render
+from bot.postmortem.render import environment, render_document
 from bot.postmortem.service import check_can_generate, postmortem_of, prepare_generation
 from bot.slack.users import get_user
 from bot.timeline.service import record_event
@@ -90,6 +91,17 @@ def resolve_names(db: Database, client: WebClient, incident: Incident, clock: Cl
         get_user(db, client, team_id=incident.team_id, user_id=user_id, now=clock())
 
 
+def last_published(session: Session, postmortem: Postmortem) -> Document | None:
+    """What the bot wrote last time (the newest version), to tell its lines from people's."""
+    markdown = session.scalar(
+        select(PostmortemVersion.markdown)
+        .where(PostmortemVersion.postmortem_id == postmortem.id)
+        .order_by(PostmortemVersion.version.desc())
+        .limit(1)
+    )
+    return split_document(markdown) if markdown is not None else None
+
+
 def check_generation(db: Database, *, team_id: str, channel_id: str, force: bool) -> None:
     """Refuse early (no incident here, Completed without --force), before any Slack call."""
     with db.session() as session:
@@ -137,16 +149,18 @@ def generate_postmortem(
             leadup=leadup,
             now=now,
         )
-        postmortem_id, canvas_id = postmortem.id, postmortem.canvas_id
+        previous = last_published(session, postmortem)
+        postmortem_id, canvas_id, file_id = postmortem.id, postmortem.canvas_id, postmortem.file_id
         key, title = incident.key, slack_to_markdown(incident.title, {})
     variables = context.as_template_vars()
-    markdown = render(
+    document = render_document(
         environment(settings.postmortem_templates_dir, max_chars=settings.postmortem_max_chars),
         name,
         variables,
         seconds=settings.postmortem_render_timeout_seconds,
         max_chars=settings.postmortem_max_chars,
     )
+    markdown = document.markdown
 
     published = publish(
         client,
@@ -154,8 +168,10 @@ def generate_postmortem(
         channel_id=channel_id,
         title=f"{key} postmortem: {title}"[:255],
         filename=f"{key}-postmortem-v{context.postmortem.version}.md",
-        markdown=markdown,
+        document=document,
+        previous=previous,
         canvas_id=canvas_id,
+        file_id=file_id,
     )
     postmortem_generated(name)
 

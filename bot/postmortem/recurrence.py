@@ -38,9 +38,10 @@ class Match:
 
 
 def document_for(session: Session, incident: Incident) -> str:
-    events = session.scalars(  # automatic status events are boilerplate, not meaning
+    events = session.scalars(  # automatic events are boilerplate, not meaning
         select(TimelineEvent.text).where(
-            TimelineEvent.incident_id == incident.id, TimelineEvent.kind != EventKind.STATUS
+            TimelineEvent.incident_id == incident.id,
+            TimelineEvent.kind.not_in((EventKind.STATUS, EventKind.FOLLOWUP)),
         )
     ).all()
     plain = [slack_to_markdown(t, {}) for t in (incident.title, *events)]

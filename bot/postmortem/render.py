@@ -25,6 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.errors import UserError
 from bot.core.formatting import format_duration
+from bot.postmortem.document import Document, markup_problems, split_document
 from bot.postmortem.limits import (
     DEFAULT_MAX_CHARS,
     DEFAULT_SECONDS,
@@ -64,6 +65,14 @@ def _day_hm(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "n/a"
 
 
+def _when(moment: datetime | None, day: date | None = None) -> str:
+    """`14:32` on the incident's day, `2026-11-19 08:50` on any other (always UTC)."""
+    if moment is None:
+        return "n/a"
+    moment = moment.astimezone(UTC)
+    return _hm(moment) if day is not None and moment.date() == day else _day_hm(moment)
+
+
 def _day(moment: datetime | date | None) -> str:
     if moment is None:
         return "n/a"
@@ -91,7 +100,13 @@ def environment(
         keep_trailing_newline=True,
     )
     env.filters.update(
-        utc=_utc, hm=_hm, day_hm=_day_hm, day=_day, duration=_duration, one_line=one_line
+        utc=_utc,
+        hm=_hm,
+        when=_when,
+        day_hm=_day_hm,
+        day=_day,
+        duration=_duration,
+        one_line=one_line,
     )
     return env
 
@@ -119,8 +134,33 @@ def render(
     seconds: float = DEFAULT_SECONDS,
     max_chars: int = DEFAULT_MAX_CHARS,
 ) -> str:
-    """Render within `seconds` and `max_chars` (bot.postmortem.limits); any problem is a
-    TemplateProblem naming the template (and the line, where known)."""
+    """The postmortem as published (ownership markers removed)."""
+    return render_document(env, name, variables, seconds=seconds, max_chars=max_chars).markdown
+
+
+def render_document(
+    env: SandboxedEnvironment,
+    name: str,
+    variables: dict[str, object],
+    *,
+    seconds: float = DEFAULT_SECONDS,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> Document:
+    """The postmortem as sections with owners (see bot.postmortem.document)."""
+    return split_document(render_marked(env, name, variables, seconds=seconds, max_chars=max_chars))
+
+
+def render_marked(
+    env: SandboxedEnvironment,
+    name: str,
+    variables: dict[str, object],
+    *,
+    seconds: float = DEFAULT_SECONDS,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> str:
+    """The template's output as it is, `{bot}`/`{people}` markers included, rendered within
+    `seconds` and `max_chars` (bot.postmortem.limits); any problem is a TemplateProblem naming
+    the template (and the line, where known)."""
     try:
         template = env.get_template(name + SUFFIX)
     except TemplateNotFound:
@@ -155,13 +195,18 @@ class CheckResult:
 
 
 def check_templates(custom_dir: Path | None, sample: dict[str, object]) -> list[CheckResult]:
-    """Compile and render every template against sample data (for `templates check`)."""
+    """Compile and render every template against sample data, and check that it says who owns
+    each section and that the bot can find its own sections again (for `templates check`)."""
     env = environment(custom_dir)
     results = []
+    assert env.loader is not None
     for name in template_names(env):
         try:
-            render(env, name, sample)
-            results.append(CheckResult(name, None))
+            rendered = render_marked(env, name, sample)
         except UserError as error:
             results.append(CheckResult(name, error.message))
+            continue
+        source = env.loader.get_source(env, name + SUFFIX)[0]
+        problems = markup_problems(rendered, source)
+        results.append(CheckResult(name, "; ".join(problems) if problems else None))
     return results

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from bot.incidents.keytimes import Captured, SetKeyTime, derive
 from bot.postmortem.context import (
     Event,
-    Figures,
     FollowUpItem,
     IncidentInfo,
     Message,
+    Names,
     Participant,
     Person,
     PostmortemContext,
     PostmortemInfo,
     SimilarIncident,
+    figures_for,
 )
+from storage.models import KeyTime, KeyTimeVia
 
 
 def sample_context() -> PostmortemContext:
@@ -45,16 +48,18 @@ def sample_context() -> PostmortemContext:
         incident=IncidentInfo(
             "INC-7", 7, "Checkout returns 500s", "SEV2", "resolved", "C0INC", False, alice
         ),
-        figures=Figures(
-            started_at=at(-30),
-            detected_at=at(0),
-            declared_at=at(2),
-            mitigated_at=at(31),
-            resolved_at=at(60),
-            time_to_detect=timedelta(minutes=30),
-            time_to_mitigate=timedelta(minutes=29),
-            time_to_resolve=timedelta(minutes=58),
-            duration=timedelta(minutes=90),
+        figures=figures_for(
+            derive(
+                Captured(
+                    declared_at=at(2),
+                    mitigated_at=at(40),
+                    resolved_at=at(60),
+                    detections=(at(0),),
+                    mitigations=(at(31),),
+                ),
+                {KeyTime.IMPACT_STARTED: SetKeyTime(at(-20), bob.id, KeyTimeVia.COMMAND)},
+            ),
+            Names({alice.id: alice.name, bob.id: bob.name}, {}),
         ),
         timeline=timeline,
         messages=messages,

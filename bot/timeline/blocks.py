@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.slack.mrkdwn import safe_mrkdwn, to_editable
 from bot.timeline.commands import MAX_TEXT, USER_KINDS
-from storage.models import EventKind, Incident, TimelineEvent
+from storage.models import EventKind, Incident, KeyTime, TimelineEvent
 
 Blocks = list[dict[str, Any]]
 
@@ -23,6 +23,7 @@ KIND_EMOJI = {
     EventKind.DECISION: ":scales:",
     EventKind.STATUS: ":traffic_light:",
     EventKind.MESSAGE: ":speech_balloon:",
+    EventKind.FOLLOWUP: ":ballot_box_with_check:",
 }
 
 
@@ -79,7 +80,12 @@ def timeline_list(
                     "action_id": EVENT_MENU_ACTION,
                     "options": [
                         _option("Edit", f"edit:{event.id}"),
-                        _option("Delete", f"delete:{event.id}"),
+                        # the declaration can't be deleted (bot.timeline.service.delete_event)
+                        *(
+                            []
+                            if event.key_time is KeyTime.DECLARED
+                            else [_option("Delete", f"delete:{event.id}")]
+                        ),
                     ],
                 },
             }
@@ -101,10 +107,19 @@ def context_block(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
+KEY_TIME_NOTES = {
+    KeyTime.DECLARED: "This event is the declaration: its time and kind stay as they are.",
+    KeyTime.MITIGATED: "This event records when it was mitigated: moving it moves that key time.",
+    KeyTime.RESOLVED: "This event records when it was resolved: moving it moves that key time.",
+}
+
+
 def event_edit_modal(event: TimelineEvent, *, channel_id: str) -> dict[str, Any]:
     kinds = list(USER_KINDS.values())
     if event.kind not in kinds:
         kinds.append(event.kind)
+    if event.key_time is not None:
+        kinds = [event.kind]  # it stays what it records (bot.timeline.service.edit_event)
     return {
         "type": "modal",
         "callback_id": EDIT_VIEW_CALLBACK,
@@ -113,6 +128,11 @@ def event_edit_modal(event: TimelineEvent, *, channel_id: str) -> dict[str, Any]
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
+            *(
+                [context_block(KEY_TIME_NOTES[event.key_time])]
+                if event.key_time in KEY_TIME_NOTES
+                else []
+            ),
             {
                 "type": "input",
                 "block_id": "time",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot.capture.events import ts_to_datetime
 from bot.core.errors import UserError
-from storage.models import EventKind, EventSource, Incident, TimelineEvent
+from bot.incidents.keytime_service import store_key_times
+from storage.models import EventKind, EventSource, Incident, KeyTime, KeyTimeVia, TimelineEvent
 
 
 def record_event(
@@ -28,6 +30,7 @@ def record_event(
     source_channel_id: str | None = None,
     source_ts: str | None = None,
     permalink: str | None = None,
+    key_time: KeyTime | None = None,
 ) -> TimelineEvent:
     event = TimelineEvent(
         team_id=incident.team_id,
@@ -42,6 +45,7 @@ def record_event(
         source_channel_id=source_channel_id,
         source_ts=source_ts,
         permalink=permalink,
+        key_time=key_time,
     )
     session.add(event)
     session.flush()
@@ -159,6 +163,20 @@ def get_event(session: Session, *, team_id: str, event_id: int) -> TimelineEvent
     return event
 
 
+def check_can_change(
+    event: TimelineEvent, *, by: str, admins: Collection[str], action: str = "change"
+) -> None:
+    """Who may edit or delete an event: whoever put it on the timeline or said it, the
+    incident's commander, or someone in POSTMORTEM_ADMINS."""
+    allowed = {event.added_by, event.author_id, event.incident.commander_id, *admins}
+    if by not in allowed:
+        commander = event.incident.commander_id
+        raise UserError(
+            f"Only whoever logged this event, the incident commander (<@{commander}>) or a "
+            f"postmortem admin can {action} it. Log a correction with `/timeline <text>`."
+        )
+
+
 def edit_event(
     session: Session,
     event: TimelineEvent,
@@ -168,7 +186,27 @@ def edit_event(
     occurred_at: datetime,
     by: str,
     now: datetime,
+    admins: Collection[str] = frozenset(),
 ) -> None:
+    """Edit an event (by someone allowed to). An event that records a key time keeps its
+    kind; moving "Status changed to mitigated" moves the mitigated key time (set by `by`);
+    the declaration stays when it happened."""
+    check_can_change(event, by=by, admins=admins, action="edit")
+    if event.key_time is not None:
+        if kind is not event.kind:
+            raise UserError(
+                "This event records when the incident was "
+                f"{event.key_time.label.lower()}; it stays a `{event.kind.value}` event."
+            )
+        moved = occurred_at != event.occurred_at
+        if moved and event.key_time is KeyTime.DECLARED:
+            raise UserError(
+                "The declaration is when `/incident declare` ran, so its time can't move. "
+                "If the incident started earlier, set *impact started* "
+                "(`/incident impact started 13:58`)."
+            )
+        if moved:
+            _move_key_time(session, event, occurred_at, by=by, now=now)
     event.text = text
     event.kind = kind
     event.occurred_at = occurred_at
@@ -176,5 +214,39 @@ def edit_event(
     event.edited_at = now
 
 
-def delete_event(session: Session, event: TimelineEvent) -> None:
+def _move_key_time(
+    session: Session, event: TimelineEvent, occurred_at: datetime, *, by: str, now: datetime
+) -> None:
+    incident = event.incident
+    if event.key_time is KeyTime.MITIGATED:
+        incident.mitigated_at = occurred_at
+    elif event.key_time is KeyTime.RESOLVED:
+        incident.resolved_at = occurred_at
+    if event.key_time in (KeyTime.MITIGATED, KeyTime.RESOLVED):
+        store_key_times(
+            session,
+            incident,
+            {event.key_time: occurred_at},
+            by=by,
+            via=KeyTimeVia.EVENT_EDIT,
+            now=now,
+        )
+
+
+def delete_event(
+    session: Session,
+    event: TimelineEvent,
+    *,
+    by: str | None = None,
+    admins: Collection[str] = frozenset(),
+) -> None:
+    """Delete an event (by someone allowed to, when `by` is given). The declaration can't be
+    deleted: it is the incident's start on the record."""
+    if event.key_time is KeyTime.DECLARED:
+        raise UserError(
+            "The “Incident declared” event can't be deleted: it is when the incident began on "
+            "the record. Edit its text if it needs a correction."
+        )
+    if by is not None:
+        check_can_change(event, by=by, admins=admins, action="delete")
     session.delete(event)

@@ -34,6 +34,7 @@ JSON_PARAMS = frozenset(
         "files",
         "document_content",
         "changes",
+        "criteria",
         "metadata",
         "title_content",
         "channel_ids",

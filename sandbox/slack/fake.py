@@ -34,6 +34,7 @@ from sandbox.slack.oauth import DEFAULT_SCOPE, issue_code
 from sandbox.slack.signed_requests import SlackRequests
 from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.state import Channel, SlackState
+from sandbox.slack.surfaces import document_of
 
 __all__ = ["Call", "FakeSlack", "FakeSlackTimeout"]
 
@@ -513,8 +514,43 @@ class FakeSlack:
             return copy.deepcopy(self._state.views)
 
     def canvases(self) -> dict[str, dict[str, Any]]:
+        """Every canvas: its record, ``markdown`` (as ``canvases.getContent`` reads it) and
+        ``sections`` (id, type, text, markdown of each, in order)."""
         with self._state.lock:
-            return copy.deepcopy(self._state.canvases)
+            out: dict[str, dict[str, Any]] = {}
+            for canvas_id, record in self._state.canvases.items():
+                document = document_of(record)
+                item = {k: copy.deepcopy(v) for k, v in record.items() if k != "document"}
+                item.update(markdown=document.markdown, sections=document.as_dicts())
+                out[canvas_id] = item
+            return out
+
+    def canvas_markdown(self, canvas_id: str) -> str:
+        """The canvas as it reads now (what a person sees, as Markdown)."""
+        with self._state.lock:
+            return document_of(self._canvas(canvas_id)).markdown
+
+    def canvas_sections(self, canvas_id: str) -> list[dict[str, Any]]:
+        """The canvas's sections in order: id, type (h1/h2/h3/paragraph/bullet/...), text."""
+        with self._state.lock:
+            return document_of(self._canvas(canvas_id)).as_dicts()
+
+    def edit_canvas_as_person(self, canvas_id: str, heading: str, new_markdown: str) -> None:
+        """A person types into a canvas: everything under the heading that reads ``heading``
+        (up to the next heading) becomes ``new_markdown``. Not an API call."""
+        with self._state.lock:
+            document_of(self._canvas(canvas_id)).person_edits_under(heading, new_markdown)
+
+    def rename_canvas_heading_as_person(self, canvas_id: str, heading: str, new: str) -> None:
+        """A person retitles a heading of a canvas (its section id stays)."""
+        with self._state.lock:
+            document_of(self._canvas(canvas_id)).person_renames(heading, new)
+
+    def _canvas(self, canvas_id: str) -> dict[str, Any]:
+        canvas = self._state.canvases.get(canvas_id)
+        if canvas is None:
+            raise ValueError(f"no canvas {canvas_id}")
+        return canvas
 
     def files(self) -> dict[str, dict[str, Any]]:
         """Completed uploads: file_id -> file object plus ``content`` (bytes).

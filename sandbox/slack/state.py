@@ -80,6 +80,7 @@ class SlackState:
         self.views: dict[str, JsonDict] = {}
         self.home_views: dict[str, str] = {}
         self.canvases: dict[str, JsonDict] = {}
+        self.deleted_canvases: set[str] = set()  # lookups of these answer canvas_deleted
         self.files: dict[str, JsonDict] = {}
         self.response_ids: set[str] = set()
         self.response_posts: list[tuple[str, JsonDict]] = []
@@ -350,10 +351,11 @@ class SlackState:
         }
         if channel.canvas_id is not None:
             canvas = self.canvases.get(channel.canvas_id, {})
+            document = canvas.get("document")
             obj["properties"] = {
                 "canvas": {
                     "file_id": channel.canvas_id,
-                    "is_empty": not canvas.get("markdown"),
+                    "is_empty": not getattr(document, "sections", None),
                     "quip_thread_id": f"T{channel.canvas_id}",
                 }
             }

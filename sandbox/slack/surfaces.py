@@ -1,4 +1,5 @@
-"""Fake handlers for ``views.*`` (modals, App Home) and the canvas methods."""
+"""Fake handlers for ``views.*`` (modals, App Home) and the canvas methods (sections, the
+edits Slack documents and their errors: ``sandbox.slack.canvas``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import secrets
 import time
 
 from sandbox.slack.base import ApiError, Handler, JsonDict, Params
+from sandbox.slack.canvas import SECTION_TYPE_CRITERIA, CanvasDocument, to_html
 from sandbox.slack.state import SlackState
 
 CANVAS_OPERATIONS = frozenset(
@@ -148,7 +150,7 @@ def views_publish(st: SlackState, p: Params) -> JsonDict:
     )
 
 
-# --- canvases -------------------------------------------------------------------------------
+# --- canvases (the section model is in sandbox.slack.canvas) -----------------------------------
 
 
 def _markdown(p: Params, *, required: bool) -> str:
@@ -165,7 +167,7 @@ def _new_canvas(st: SlackState, title: str, markdown: str, channel_id: str | Non
     st.canvases[canvas_id] = {
         "id": canvas_id,
         "title": title,
-        "markdown": markdown,
+        "document": CanvasDocument(markdown),
         "channel_id": channel_id,
         "is_channel_canvas": False,
         "created": int(time.time()),
@@ -197,51 +199,107 @@ def conversations_canvases_create(st: SlackState, p: Params) -> JsonDict:
     return {"ok": True, "canvas_id": canvas_id}
 
 
-def _canvas(st: SlackState, p: Params) -> JsonDict:
-    canvas = st.canvases.get(p.text("canvas_id"))
+def _canvas(st: SlackState, p: Params, gone: str = "canvas_not_found") -> JsonDict:
+    canvas_id = p.text("canvas_id")
+    canvas = st.canvases.get(canvas_id)
     if canvas is None:
-        raise ApiError("canvas_not_found")
+        raise ApiError(gone if canvas_id in st.deleted_canvases else "canvas_not_found")
     return canvas
+
+
+def document_of(canvas: JsonDict) -> CanvasDocument:
+    document = canvas["document"]
+    assert isinstance(document, CanvasDocument)
+    return document
+
+
+def _schema_error(message: str) -> ApiError:
+    """Slack's answer to a request that breaks a method's documented argument schema."""
+    return ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {message}"]})
+
+
+def _change_markdown(change: JsonDict) -> str:
+    content = change.get("document_content")
+    if not isinstance(content, dict) or content.get("type") != "markdown":
+        raise _schema_error("document_content must be {type: markdown, markdown: ...}")
+    markdown = content.get("markdown", "")
+    if not isinstance(markdown, str):
+        raise _schema_error("document_content.markdown must be a string")
+    return markdown
+
+
+# Which fields each documented operation needs (docs.slack.dev, canvases.edit "changes").
+_NEEDS_SECTION = frozenset({"insert_after", "insert_before", "delete"})
+_NEEDS_CONTENT = frozenset({"insert_after", "insert_before", "insert_at_start", "insert_at_end"})
+_NO_SECTION = frozenset({"insert_at_start", "insert_at_end"})
 
 
 def canvases_edit(st: SlackState, p: Params) -> JsonDict:
     canvas = _canvas(st, p)
     changes = p.obj("changes")
     if not isinstance(changes, list) or len(changes) != 1 or not isinstance(changes[0], dict):
-        # Slack currently supports exactly one operation per call.
-        raise ApiError("invalid_arguments", detail="changes must hold exactly one operation")
+        # "Only one operation per API call is currently supported" (minItems 1, maxItems 1).
+        raise _schema_error("changes must hold exactly one operation")
     change = changes[0]
     operation = change.get("operation")
     if operation == "rename":
         title = change.get("title_content")
         if not isinstance(title, dict) or title.get("type") != "markdown":
-            raise ApiError("invalid_arguments", detail="rename needs title_content")
+            raise _schema_error("rename needs title_content {type: markdown, markdown: ...}")
         canvas["title"] = str(title.get("markdown", ""))
-    elif operation not in CANVAS_OPERATIONS:
-        raise ApiError("invalid_arguments", detail=f"unknown operation {operation!r}")
-    elif change.get("section_id") is not None or operation in (
-        "insert_after",
-        "insert_before",
-        "delete",
-    ):
-        # The fake does not model sections, so no section id can ever be valid.
-        raise ApiError("canvas_editing_failed", detail="unknown section_id")
-    else:
-        new = _markdown(Params({"document_content": change.get("document_content")}), required=True)
-        old = str(canvas["markdown"])
-        if operation == "replace":
-            canvas["markdown"] = new
-        elif operation == "insert_at_end":
-            canvas["markdown"] = f"{old}\n{new}" if old and not old.endswith("\n") else old + new
-        else:
-            canvas["markdown"] = f"{new}\n{old}" if old and not new.endswith("\n") else new + old
+        canvas["edits"].append(copy.deepcopy(change))
+        return {"ok": True}
+    if operation not in CANVAS_OPERATIONS:
+        raise _schema_error(f"unknown operation {operation!r}")
+    section_id = change.get("section_id")
+    if section_id is not None and not isinstance(section_id, str):
+        raise _schema_error("section_id must be a string")
+    if operation in _NEEDS_SECTION and not section_id:
+        raise _schema_error(f"{operation} needs section_id")
+    if operation in _NO_SECTION and section_id is not None:
+        raise _schema_error(f"{operation} takes no section_id")
+    markdown: str | None = None
+    if operation in _NEEDS_CONTENT or operation == "replace":
+        markdown = _change_markdown(change)
+    document_of(canvas).apply(operation, section_id or None, markdown)
     canvas["edits"].append(copy.deepcopy(change))
     return {"ok": True}
+
+
+def canvases_sections_lookup(st: SlackState, p: Params) -> JsonDict:
+    canvas = _canvas(st, p, gone="canvas_deleted")
+    criteria = p.obj("criteria")
+    if not isinstance(criteria, dict):
+        raise _schema_error("criteria must be an object")
+    types, text = criteria.get("section_types"), criteria.get("contains_text")
+    if types is None and text is None:
+        raise _schema_error("criteria needs section_types and/or contains_text")
+    if types is not None and (
+        not isinstance(types, list)
+        or not 1 <= len(types) <= 3
+        or any(t not in SECTION_TYPE_CRITERIA for t in types)
+    ):
+        raise _schema_error("section_types: 1 to 3 of h1, h2, h3, any_header")
+    if text is not None and (not isinstance(text, str) or not text):
+        raise _schema_error("contains_text must be a non-empty string")
+    ids = document_of(canvas).lookup(types, text)
+    return {"ok": True, "sections": [{"id": section_id} for section_id in ids]}
+
+
+def canvases_get_content(st: SlackState, p: Params) -> JsonDict:
+    canvas = _canvas(st, p)
+    content_type = p.opt("content_type") or "markdown"
+    if content_type not in ("markdown", "html"):
+        raise _schema_error("content_type must be markdown or html")
+    document = document_of(canvas)
+    content = document.markdown if content_type == "markdown" else to_html(document.sections)
+    return {"ok": True, "content": content}
 
 
 def canvases_delete(st: SlackState, p: Params) -> JsonDict:
     canvas = _canvas(st, p)
     del st.canvases[canvas["id"]]
+    st.deleted_canvases.add(canvas["id"])
     for channel in st.channels.values():
         if channel.canvas_id == canvas["id"]:
             channel.canvas_id = None
@@ -275,6 +333,8 @@ HANDLERS: dict[str, Handler] = {
     "views.publish": views_publish,
     "canvases.create": canvases_create,
     "canvases.edit": canvases_edit,
+    "canvases.sections.lookup": canvases_sections_lookup,
+    "canvases.getContent": canvases_get_content,
     "canvases.delete": canvases_delete,
     "canvases.access.set": canvases_access_set,
     "conversations.canvases.create": conversations_canvases_create,

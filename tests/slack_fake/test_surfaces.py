@@ -128,7 +128,12 @@ def test_canvases(fake: FakeSlack, client: WebClient, channel: str) -> None:
     )
     canvas = fake.canvases()[canvas_id]
     assert canvas["title"] == "INC-42" and canvas["channel_id"] == channel
-    assert canvas["markdown"] == "# Timeline\n- 10:00 paged"
+    # two sections (a heading, a list item), read back as Markdown blocks
+    assert canvas["markdown"] == "# Timeline\n\n- 10:00 paged"
+    assert [(s["type"], s["text"]) for s in canvas["sections"]] == [
+        ("h1", "Timeline"),
+        ("bullet", "10:00 paged"),
+    ]
     client.canvases_edit(
         canvas_id=canvas_id,
         changes=[
