@@ -121,9 +121,9 @@ def test_a_postmortem_generated_during_a_gap_says_so_and_is_refreshed_when_it_is
     assert beat(services, worker="here", now=datetime.now(UTC)) == 1
 
     bench.command("/postmortem", "generate")
-    first = wait_until(lambda: _version(bench, 1), timeout=10, what="version 1")
+    first = wait_until(lambda: _version(bench, 1), timeout=30, what="version 1")
     assert "still being fetched" in first and "consumer lag" not in first
-    second = wait_until(lambda: _version(bench, 2), timeout=20, what="version 2")
+    second = wait_until(lambda: _version(bench, 2), timeout=60, what="version 2")
     assert "still being fetched" not in second and "consumer lag is 2h" in second
     assert missed["ts"]
     history = [c for c in slack.calls_to("conversations.history") if c.status == 200]

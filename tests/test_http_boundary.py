@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote_from_bytes, urlencode
 
 import pytest
 from sqlalchemy import select
@@ -106,6 +106,12 @@ MALFORMED_BODIES = {
     "form-without-payload-or-command": (b"text=hello&user_id=U1", FORM),
     "deeply-nested-json": (b'{"type": "x", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", JSON),
     "unknown-content-type": (b"command=%2Fincident&text=help", "text/plain"),
+    # Bolt itself reads `workflow_step` of these before choosing a listener (found by the fuzz)
+    "workflow-step-without-step": (
+        b"payload="
+        + quote_from_bytes(b'{"type": "workflow_step_edit", "callback_id": "c"}').encode(),
+        FORM,
+    ),
 }
 
 

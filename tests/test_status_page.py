@@ -112,7 +112,10 @@ def test_update_goes_to_the_channel_the_stakeholders_and_the_timeline(
     bench = stakeholder_bench
     _declare(bench, "Checkout returns 500s sev2")
     bench.command("/incident", "update --public --component api <!channel> Rolling back", user=BOB)
-    wait_until(lambda: _posts(bench, STATUS_CHANNEL), what="the stakeholder post")
+    wait_until(  # two jobs, two channels: in either order
+        lambda: _posts(bench, STATUS_CHANNEL) and len(_posts(bench, INCIDENT_CHANNEL)) >= 2,
+        what="the stakeholder post and the channel's",
+    )
     [here] = _posts(bench, INCIDENT_CHANNEL)[1:]
     [there] = _posts(bench, STATUS_CHANNEL)
     for post in (here, there):

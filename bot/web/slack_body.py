@@ -202,7 +202,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "dialog_submission": ("callback_id",),
     "dialog_cancellation": ("callback_id",),
     "dialog_suggestion": ("callback_id",),
-    "workflow_step_edit": ("callback_id",),
+    # Bolt reads `workflow_step` from these before any listener is chosen (payload_utils.to_step)
+    "workflow_step_edit": ("callback_id", "workflow_step"),
 }
 _COMMAND_FIELDS = ("command", "text", "team_id", "user_id", "channel_id")
 
@@ -227,6 +228,8 @@ def check_shape(body: SlackBody) -> None:
         _check_node(path, role, node)
     if kind == "event_callback" and not isinstance(data["event"].get("type"), str):
         raise MalformedBody("an event without a `type`")
+    if kind == "workflow_step_edit" and not isinstance(data["workflow_step"], dict):
+        raise MalformedBody("a workflow_step_edit whose `workflow_step` is not an object")
     if kind in ("block_actions", "interactive_message") and not data["actions"]:
         raise MalformedBody(f"a {kind} payload with no action")
     if kind == "message_action" and not isinstance(data["message"].get("ts"), str):
@@ -235,6 +238,8 @@ def check_shape(body: SlackBody) -> None:
         view = data["view"]
         if not isinstance(view.get("callback_id"), str) or not isinstance(view.get("type"), str):
             raise MalformedBody(f"a {kind} whose view has no `callback_id` or `type`")
+        if view["type"] == "workflow_step" and not isinstance(data.get("workflow_step"), dict):
+            raise MalformedBody("a workflow step's view submission without `workflow_step`")
 
 
 def _nodes(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
