@@ -1,4 +1,5 @@
-"""The one place errors become replies: UserError → its message; anything else → an apology.
+"""The one place errors become replies: UserError → its message; a database that does not
+answer → "try again in a minute" (nothing was saved); anything else → an apology.
 
 Two routes lead here: `handlers.request.listener` wraps every listener (errors raised inside it,
 the common case), and Bolt's global error handler catches what fails outside listeners
@@ -21,12 +22,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import UserError
+from storage.db import explain, is_unavailable
 
 log = logging.getLogger("postmortem_bot.errors")
 
 APOLOGY = (
     "Sorry, something went wrong on my side while handling that. It has been logged; "
     "please try again in a moment."
+)
+# The database refused, timed out or is known not to answer (storage.db.is_unavailable): say
+# so plainly, since trying again later is exactly what helps, and nothing was half-done.
+DATABASE_UNAVAILABLE = (
+    "Sorry, the bot's database isn't answering right now; what you sent was not saved. "
+    "Please try again in a minute."
 )
 
 
@@ -39,6 +47,8 @@ def message_for(error: Exception) -> str:
             f"Slack refused a request I made (`{code}`), so that didn't fully complete. "
             "Anything already saved is kept; please try again in a moment."
         )
+    if is_unavailable(error):
+        return DATABASE_UNAVAILABLE
     return APOLOGY
 
 
@@ -49,6 +59,10 @@ def _log(error: Exception, body: dict[str, Any]) -> None:
         log.debug("user error on %s: %s", kind, error.message)
     elif isinstance(error, SlackApiError):
         log.warning("Slack API error on %s: %s", kind, error.response.get("error"), exc_info=error)
+    elif is_unavailable(error):
+        # One line, no traceback: during an outage every request fails the same known way,
+        # and storage.health logs when the database stops and starts answering.
+        log.warning("database unavailable on %s: %s", kind, explain(error))
     else:
         log.error("unexpected error on %s", kind, exc_info=error)
 
