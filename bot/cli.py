@@ -8,14 +8,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import click
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from bot.core.settings import README_HINT, ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 log = logging.getLogger("postmortem_bot")
 
@@ -44,13 +46,35 @@ def _safe_url(url: str) -> str:
         return "(unparseable DATABASE_URL)"
 
 
+def _database(settings: Settings) -> Database:
+    """The database of DATABASE_URL, every wait on it bounded by the DATABASE_*_TIMEOUT_SECONDS
+    settings."""
+    from storage.db import Database, Timeouts
+
+    return Database(
+        settings.database_url,
+        timeouts=Timeouts(
+            connect=settings.database_connect_timeout_seconds,
+            statement=settings.database_statement_timeout_seconds,
+            lock=settings.database_lock_timeout_seconds,
+            pool=settings.database_pool_timeout_seconds,
+        ),
+    )
+
+
 @contextmanager
-def _database_errors(url: str) -> Iterator[None]:
+def _database_errors(database: Database) -> Iterator[None]:
+    """A database that refuses, or does not answer within its timeouts, ends the command with
+    one line naming it (password hidden) and the reason: exit 1, no traceback."""
+    from storage.db import is_unavailable
+
     try:
         yield
-    except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise Fatal(f"Couldn't use the database at {_safe_url(url)}: {reason}") from None
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        reason = database.explain(error)
+        raise Fatal(f"Couldn't use the database at {_safe_url(database.url)}: {reason}") from None
 
 
 @click.group()
@@ -73,7 +97,6 @@ def run(port: int | None, host: str, threads: int | None) -> None:
     from bot.core.logs import configure_logging, secret_values
     from bot.services import Services
     from bot.web.server import HttpServer, WebApp
-    from storage.db import Database
     from storage.migrate import upgrade
 
     settings = _settings()
@@ -82,8 +105,8 @@ def run(port: int | None, host: str, threads: int | None) -> None:
     except ConfigError as error:
         raise Fatal(str(error)) from None
     configure_logging(settings.log_level, settings.log_format, secrets=secret_values(settings))
-    db = Database(settings.database_url)
-    with _database_errors(settings.database_url):
+    db = _database(settings)
+    with _database_errors(db):
         upgrade(db)
     services = Services(settings=settings, db=db)
     try:
@@ -204,11 +227,10 @@ def render(incident_key: str, template_name: str | None, team: str | None) -> No
     """Print an incident's postmortem as Markdown, from the database only (no Slack)."""
     from bot.core.errors import UserError
     from bot.postmortem.offline import render_offline
-    from storage.db import Database
 
     settings = _settings()
-    database = Database(settings.database_url)
-    with _database_errors(settings.database_url):
+    database = _database(settings)
+    with _database_errors(database):
         try:
             text = render_offline(
                 database, settings, incident_key, template=template_name, team_id=team
@@ -276,7 +298,6 @@ def remind(once: bool, digest: bool, dry_run: bool) -> None:
     from bot.slack.client import make_web_client
     from bot.slack.oauth import InstalledWorkspaces
     from bot.slack.workspaces import SingleWorkspace, Workspaces
-    from storage.db import Database
     from storage.migrate import upgrade
 
     if not once and not digest:
@@ -296,13 +317,13 @@ def remind(once: bool, digest: bool, dry_run: bool) -> None:
         raise Fatal("Missing required setting: SLACK_BOT_TOKEN. " + README_HINT)
     if digest and not settings.reminder_digest_channel:
         raise Fatal("Set REMINDER_DIGEST_CHANNEL (a channel id) to post the digest.")
-    database = Database(settings.database_url)
+    database = _database(settings)
     workspaces: Workspaces = (
         InstalledWorkspaces.from_settings(database, settings)
         if settings.oauth_mode
         else SingleWorkspace(make_web_client(settings))
     )
-    with _database_errors(settings.database_url):
+    with _database_errors(database):
         upgrade(database)
         if once:
             report = sweep(database, workspaces, settings, datetime.now(UTC), dry_run=dry_run)
@@ -331,12 +352,11 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations to DATABASE_URL."""
-    from storage.db import Database
     from storage.migrate import current_revision, upgrade
 
     settings = _settings()
-    database = Database(settings.database_url)
-    with _database_errors(settings.database_url):
+    database = _database(settings)
+    with _database_errors(database):
         upgrade(database)
         click.echo(
             f"Database {_safe_url(settings.database_url)} is at revision "

@@ -28,6 +28,7 @@ from bot.slack.event_claims import prune_claims
 from bot.slack.oauth import prune_states
 from bot.slack.request_replays import prune_requests
 from bot.slack.workspaces import Workspaces, as_workspaces
+from storage.db import explain, is_unavailable
 
 log = logging.getLogger("postmortem_bot.scheduler")
 SWEEP_JOB = "reminder_sweep"
@@ -62,8 +63,11 @@ def run_heartbeat(services: Services) -> None:
     """This replica is capturing; a downtime of all of them becomes backfill gaps."""
     try:
         beat(services)
-    except Exception:
-        log.warning("capture heartbeat failed (is the database answering?)", exc_info=True)
+    except Exception as error:
+        if is_unavailable(error):  # an outage: the next beat after it records the gap
+            log.warning("capture heartbeat waiting for the database: %s", explain(error))
+        else:
+            log.exception("capture heartbeat failed")
 
 
 def run_housekeeping(services: Services) -> None:

@@ -1,4 +1,5 @@
-"""The one place errors become replies: UserError → its message; anything else → an apology.
+"""The one place errors become replies: UserError → its message; a database that does not
+answer → "try again in a minute" (nothing was saved); anything else → an apology.
 
 Two routes lead here: `handlers.request.listener` wraps every listener (errors raised inside it,
 the common case), and Bolt's global error handler catches what fails outside listeners
@@ -21,10 +22,11 @@ from slack_bolt.kwargs_injection import Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.core.errors import UserError
+from bot.core.errors import DATABASE_UNAVAILABLE, UserError
 from bot.core.logs import capped
 from bot.slack.replies import Replies
 from handlers.middleware import CheckedRespond, is_verified
+from storage.db import explain, is_unavailable
 
 log = logging.getLogger("postmortem_bot.errors")
 
@@ -32,6 +34,8 @@ APOLOGY = (
     "Sorry, something went wrong on my side while handling that. It has been logged; "
     "please try again in a moment."
 )
+# The database refused, timed out or is known not to answer (storage.db.is_unavailable): say
+# so plainly, since trying again later is exactly what helps, and nothing was half-done.
 
 
 def message_for(error: Exception) -> str:
@@ -43,6 +47,8 @@ def message_for(error: Exception) -> str:
             f"Slack refused a request I made (`{code}`), so that didn't fully complete. "
             "Anything already saved is kept; please try again in a moment."
         )
+    if is_unavailable(error):
+        return DATABASE_UNAVAILABLE
     return APOLOGY
 
 
@@ -53,6 +59,10 @@ def _log(error: Exception, body: dict[str, Any]) -> None:
         log.debug("user error on %s: %s", kind, error.message)
     elif isinstance(error, SlackApiError):
         log.warning("Slack API error on %s: %s", kind, error.response.get("error"), exc_info=error)
+    elif is_unavailable(error):
+        # One line, no traceback: during an outage every request fails the same known way,
+        # and storage.health logs when the database stops and starts answering.
+        log.warning("database unavailable on %s: %s", kind, explain(error))
     else:
         log.error("unexpected error on %s", kind, exc_info=error)
 
@@ -92,8 +102,8 @@ def tell_user(
             return
         if client is not None and user and channel:
             client.chat_postEphemeral(channel=channel, user=user, text=text)
-    except Exception:
-        log.warning("could not deliver an error message to the user", exc_info=True)
+    except Exception as error:  # Slack refused, or was away: one line, the user's text not in it
+        log.warning("could not deliver an error message to the user: %s", type(error).__name__)
 
 
 def report(error: Exception, args: Args) -> None:

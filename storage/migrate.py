@@ -46,9 +46,12 @@ def alembic_config() -> Config:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     config = alembic_config()
-    with db.engine.begin() as connection:
+    with db.engine.begin() as connection, db.unbounded(connection):
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+            # Our turn: DDL waits for its table locks no longer than DATABASE_LOCK_TIMEOUT_SECONDS,
+            # or a migration queued behind a long transaction would block every query on it.
+            connection.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -160,9 +160,22 @@ class Launcher:
         wait: bool = True,
     ) -> BotProcess:
         port = free_port()
-        command = [sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)]
+        command = ["run", "--host", "127.0.0.1", "--port", str(port), *args]
+        bot = self._spawn(command, env, port=port, team_id=team_id)
+        if wait:
+            bot.wait_healthy()
+        return bot
+
+    def command(self, args: Sequence[str], env: Mapping[str, str]) -> BotProcess:
+        """`python -m bot <args>` (e.g. `db upgrade`), its output collected like a bot's, and
+        killed at `close()` if still running; it serves nothing (port 0)."""
+        return self._spawn(args, env, port=0, team_id="")
+
+    def _spawn(
+        self, args: Sequence[str], env: Mapping[str, str], *, port: int, team_id: str
+    ) -> BotProcess:
         process = subprocess.Popen(
-            [*command, *args],
+            [sys.executable, "-m", "bot", *args],
             env=dict(env),
             cwd=self.cwd,
             stdout=subprocess.PIPE,
@@ -171,10 +184,10 @@ class Launcher:
         )
         bot = BotProcess(process=process, port=port, team_id=team_id)
         self.started.append(bot)
-        bot._reader = threading.Thread(target=bot._read, name=f"bot-{port}-output", daemon=True)
+        bot._reader = threading.Thread(
+            target=bot._read, name=f"bot-{process.pid}-output", daemon=True
+        )
         bot._reader.start()
-        if wait:
-            bot.wait_healthy()
         return bot
 
     def start_replicas(

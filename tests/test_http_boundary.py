@@ -107,6 +107,11 @@ MALFORMED_BODIES = {
     "deeply-nested-json": (b'{"type": "x", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", JSON),
     "unknown-content-type": (b"command=%2Fincident&text=help", "text/plain"),
     # Bolt itself reads `workflow_step` of these before choosing a listener (found by the fuzz)
+    # Bolt reads `view` whenever the key is there, even to log a request no listener wants
+    "null-view": (
+        b'{"type": "event_callback", "event_id": "Ev1", "view": null, "event": {"type": "x"}}',
+        JSON,
+    ),
     "workflow-step-without-step": (
         b"payload="
         + quote_from_bytes(b'{"type": "workflow_step_edit", "callback_id": "c"}').encode(),

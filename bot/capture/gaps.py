@@ -95,6 +95,9 @@ def failed_gaps(session: Session, team_id: str, channel_id: str) -> list[Capture
     )
 
 
+CAPTURE_NOTICE_MARK = "are still being fetched from Slack"
+
+
 def notice(gaps: list[PendingGap]) -> str | None:
     """The document's line about what is not in it yet (None when capture is complete)."""
     if not gaps:
@@ -103,6 +106,6 @@ def notice(gaps: list[PendingGap]) -> str | None:
     fetched = sum(g.fetched for g in gaps)
     so_far = f" ({fetched} fetched so far)" if fetched else ""
     return (
-        f"Messages posted between {start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC are still being "
-        f"fetched from Slack{so_far}; this postmortem is regenerated when they are in."
+        f"Messages posted between {start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC "
+        f"{CAPTURE_NOTICE_MARK}{so_far}; this postmortem is regenerated when they are in."
     )

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+# What a person is told when the database does not answer (said at the HTTP boundary, by the
+# error boundary of listeners, and by nothing else).
+DATABASE_UNAVAILABLE = (
+    "Sorry, the bot's database isn't answering right now; what you sent was not saved. "
+    "Please try again in a minute."
+)
+
 
 class UserError(Exception):
     """Something the user asked for cannot be done; the message says why and how to do it right.

@@ -118,6 +118,21 @@ def live_job(session: Session, dedupe_key: str) -> bool:
     return found is not None
 
 
+def due(session: Session, lane: Lane, *, now: datetime) -> bool:
+    """Whether any job of `lane` may be due (a cheap read before a claim, which writes)."""
+    found = session.scalar(
+        select(OutboxJob.id)
+        .where(
+            OutboxJob.state == OutboxState.PENDING,
+            OutboxJob.lane == lane.value,
+            OutboxJob.next_attempt_at <= now,
+            or_(OutboxJob.lease_until.is_(None), OutboxJob.lease_until < now),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def claim(
     session: Session,
     lane: Lane,

@@ -27,7 +27,7 @@ from bot.core import outbox
 from bot.core.errors import UserError
 from bot.core.logs import request_id_var
 from bot.core.outbox import Job, Lane
-from storage.db import Database
+from storage.db import Database, explain, is_unavailable
 
 log = logging.getLogger("postmortem_bot.outbox")
 
@@ -226,8 +226,11 @@ class OutboxWorkers:
         while not self._stopping.is_set():
             try:
                 ran = self._run_one(lane)
-            except Exception:  # the database itself failed: wait, then try again
-                log.warning("outbox worker could not reach the database", exc_info=True)
+            except Exception as error:  # the database itself failed: wait, then try again
+                if is_unavailable(error):  # a known outage: one line, no traceback
+                    log.warning("outbox worker waiting for the database: %s", explain(error))
+                else:
+                    log.warning("outbox worker could not reach the database", exc_info=True)
                 ran = False
             if ran:
                 continue
@@ -237,6 +240,9 @@ class OutboxWorkers:
             wakeup.clear()
 
     def _run_one(self, lane: Lane) -> bool:
+        with self._db.read_session() as session:  # idle polling takes no write lock
+            if not outbox.due(session, lane, now=outbox.utc_now()):
+                return False
         with self._db.session() as session:
             job = outbox.claim(session, lane, now=outbox.utc_now(), lease=self._lease)
         if job is None:

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Hosts the bot may POST replies to (a request's response_url); see bot.slack.response_urls.
     slack_response_url_hosts: str = "hooks.slack.com"
     database_url: str = DEFAULT_DATABASE_URL
+    # Bounds on every wait for the database (storage.db; README explains each default).
+    database_connect_timeout_seconds: int = Field(default=5, ge=2, le=300)  # libpq: >= 2 s
+    database_statement_timeout_seconds: float = Field(default=5.0, ge=0.1, le=3600)
+    database_lock_timeout_seconds: float = Field(default=2.0, ge=0.1, le=3600)
+    database_pool_timeout_seconds: float = Field(default=2.0, ge=0.1, le=300)
     port: int = Field(default=3000, ge=1, le=65535)
     # The production HTTP server (waitress) and stopping it; see README "Deployment".
     http_threads: int = Field(default=8, ge=1, le=256)  # `run --threads` overrides it

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.capture.gaps import CAPTURE_NOTICE_MARK, notice, pending_gaps
 from bot.core import outbox
 from bot.core.errors import UserError
 from bot.core.outbox_worker import JobRun, JobSpec
@@ -90,6 +91,11 @@ def regenerate_after_capture(session: Session, gap: CaptureGap) -> None:
     postmortem = postmortem_of(session, incident) if incident is not None else None
     if incident is None or postmortem is None or postmortem.attached:
         return
+    # The postmortem's row is the meeting point with a generation ending at the same moment
+    # (see _generated): whichever commits second sees what the other did.
+    session.refresh(postmortem, with_for_update=True)
+    if outbox.live_job(session, generation_key(incident)):
+        return  # a generation is under way: it regenerates at its end if the gap came in
     if postmortem.status is PostmortemStatus.COMPLETED or postmortem.version == 0:
         return
     generated = session.scalar(
@@ -247,7 +253,7 @@ def run_generate(services: Services, run: JobRun) -> None:
         user_id=str(payload["user"]),
         template=payload.get("template"),
         force=bool(payload.get("force")),
-        on_saved=lambda session, saved: _generated(session, saved, run),
+        on_saved=lambda session, saved: _generated(session, saved, run, payload),
     )
     if result.published.fallback_reason:
         note = (
@@ -259,10 +265,36 @@ def run_generate(services: Services, run: JobRun) -> None:
         )
 
 
-def _generated(session: Session, postmortem: Postmortem, run: JobRun) -> None:
-    """With the new version: the channel message's refresh, and the job done (one commit)."""
-    enqueue_refresh(session, postmortem)
+def _generated(
+    session: Session, postmortem: Postmortem, run: JobRun, payload: dict[str, object]
+) -> None:
+    """With the new version: the channel message's refresh, and the job done (one commit).
+    If messages the bot had missed came in while it was being written (a gap the document says
+    is still being fetched is now in), it is written once more."""
+    session.refresh(postmortem, with_for_update=True)  # see regenerate_after_capture
     run.finish_in(session)
+    enqueue_refresh(session, postmortem)
+    incident = postmortem.incident
+    latest = session.scalar(
+        select(PostmortemVersion.markdown)
+        .where(PostmortemVersion.postmortem_id == postmortem.id)
+        .order_by(PostmortemVersion.version.desc())
+        .limit(1)
+    )
+    still = notice(pending_gaps(session, incident.team_id, incident.channel_id))
+    if latest is None or CAPTURE_NOTICE_MARK not in latest or still is not None:
+        return
+    try:
+        outbox.enqueue(
+            session,
+            GENERATE,
+            {**payload, "reply_to": None},
+            team_id=incident.team_id,
+            lane=outbox.Lane.SLOW,
+            dedupe_key=generation_key(incident),
+        )
+    except outbox.Busy:
+        pass
 
 
 def generation_failed(services: Services, job: outbox.Job, reason: str) -> None:

@@ -224,6 +224,11 @@ def check_shape(body: SlackBody) -> None:
     missing = [name for name in _REQUIRED.get(kind, ()) if data.get(name) is None]
     if missing:
         raise MalformedBody(f"a {kind} payload without {', '.join(missing)}")
+    # Bolt reads these with .get() whenever the key is there at all (even to log a request no
+    # listener wanted): a null or a list in their place crashed it (found by the fuzz test).
+    for name in _OBJECTS:
+        if name in data and not isinstance(data[name], dict):
+            raise MalformedBody(f"`{name}` is not an object")
     for path, role, node in _nodes(data):
         _check_node(path, role, node)
     if kind == "event_callback" and not isinstance(data["event"].get("type"), str):

@@ -11,8 +11,11 @@ In this order, each step before the next:
    (bot.slack.request_replays; an Events API retry's number counts too) → 200, empty body:
    the request is Slack's and was acknowledged the first time; any non-2xx would make Slack
    retry an event (and count towards disabling the app's subscription) or show a slash-command
-   user an error for a command that ran. The database unreachable → 503 (refusing is safer
-   than processing twice).
+   user an error for a command that ran. While the database does not answer, the request goes
+   on unrecorded but unable to wait for the database again (storage.db.failing_fast): nothing
+   can be changed without it, so nothing is done twice; a help still answers, and the rest is
+   told privately that nothing was saved. Any other failure to record it → 503 (refusing is
+   safer than processing twice).
 5. Bolt, given the parsed body and a context marked verified (`dispatch`, bot.web.server).
 
 Nothing here answers 500 except a bug in this code itself, logged once with its traceback.
@@ -30,13 +33,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.core.logs import preview
 from bot.slack.request_replays import claim_request, request_digest
 from bot.web.slack_body import MalformedBody, SlackBody, is_ssl_check, parse_slack_body
 from bot.web.verify import TOLERANCE_SECONDS, Verdict, verify
-from storage.db import Database
+from storage.db import Database, failing_fast, is_unavailable
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -121,24 +122,41 @@ class SlackEvents:
         first = self._claim(timestamp, signature, _event_retry(environ, body))
         if first is None:
             return _json(503, {"error": "the database is unreachable; retry later"})
-        if not first:
-            log.info("ignored a replayed request (its signature and timestamp were seen before)")
-            return Answer(200)
         headers = {name: _header(environ, name) or "" for name in FORWARDED_HEADERS}
         headers["content-type"] = content_type
         query = str(environ.get("QUERY_STRING", ""))
+        if first is DOWN:
+            # Nothing can be changed without the database, so nothing can be done twice: the
+            # request goes on (help still answers), and whatever needs the database fails at
+            # once, without a second wait, and says so privately.
+            with failing_fast():
+                return self._dispatch(body.data, raw.decode("utf-8"), headers, query)
+        if not first:
+            log.info("ignored a replayed request (its signature and timestamp were seen before)")
+            return Answer(200)
         return self._dispatch(body.data, raw.decode("utf-8"), headers, query)
 
-    def _claim(self, timestamp: str, signature: str, retry: str) -> bool | None:
-        """True: first time; False: a replay; None: the database could not say."""
+    def _claim(self, timestamp: str, signature: str, retry: str) -> bool | _Down | None:
+        """True: first time; False: a replay; DOWN: the database is not answering (nothing can
+        be done without it); None: recording it failed otherwise."""
         digest = request_digest(timestamp, signature, retry)
         expires_at = datetime.fromtimestamp(int(timestamp) + TOLERANCE_SECONDS, UTC)
         try:
             with self._db.session() as session:
                 return claim_request(session, digest=digest, expires_at=expires_at)
-        except SQLAlchemyError:
+        except Exception as error:
+            if is_unavailable(error):
+                log.warning("a Slack request arrived while the database is not answering")
+                return DOWN
             log.error("could not record a Slack request for replay protection", exc_info=True)
             return None
+
+
+class _Down:
+    """The database did not answer the replay check."""
+
+
+DOWN = _Down()
 
 
 def _event_retry(environ: WSGIEnvironment, body: SlackBody) -> str:

@@ -1,0 +1,164 @@
+"""The parts that bound waiting for the database, without a network: the health check, the
+connection parameters, the server's view of them, and the user's message (see
+tests/test_availability.py for the whole bot against a stalled database)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bot.core.errors import DATABASE_UNAVAILABLE
+from bot.core.settings import load_settings
+from handlers.errors import APOLOGY, message_for
+from sandbox.harness import wait_until
+from storage.db import Database, DatabaseUnavailable, Timeouts, postgres_params
+from storage.health import DatabaseHealth
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    wait_until(lambda: check() or None, timeout=timeout, what=what)
+
+
+def test_health_checks_probe_one_at_a_time_and_never_wait_past_the_bound() -> None:
+    release, calls = threading.Event(), []
+
+    def probe() -> None:  # a database that does not answer until released
+        calls.append(1)
+        if not release.wait(10):
+            raise TimeoutError("not released")
+
+    health = DatabaseHealth(probe, answer_within=0.3)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        started = time.monotonic()
+        results = list(pool.map(lambda _: health.check(), range(20)))
+        took = time.monotonic() - started
+    assert results == [False] * 20 and len(calls) == 1
+    assert took < 1.0, took
+    assert health.down
+    started = time.monotonic()
+    assert health.check() is False and time.monotonic() - started < 0.05  # stuck: at once
+    release.set()
+    eventually(lambda: not health.down, "the probe to answer", 2)
+    assert health.check() is True and len(calls) == 1  # a fresh answer is reused
+
+
+def test_a_failed_probe_is_retried_soon_and_sessions_fail_fast_meanwhile(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    failing = [True]
+
+    def probe() -> None:
+        if failing[0]:
+            raise OSError("connection refused")
+
+    db.health = DatabaseHealth(probe, answer_within=0.5)
+    assert db.health.check() is False
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable), db.session():
+        pass
+    assert time.monotonic() - started < 0.1
+    failing[0] = False
+    eventually(lambda: db.ping(), "a new probe to answer", 2)
+    with db.session() as session:
+        assert session.execute(text("SELECT 1")).scalar() == 1
+    db.dispose()
+
+
+def test_postgres_connections_get_every_bound_and_keep_the_urls_options() -> None:
+    params = postgres_params(
+        {"host": "db", "options": "-csearch_path=tenant", "keepalives_idle": "60"},
+        Timeouts(connect=3, statement=4.5, lock=1.25),
+    )
+    assert (
+        params["options"] == "-csearch_path=tenant -c statement_timeout=4500 -c lock_timeout=1250"
+    )
+    assert params["connect_timeout"] == "3"
+    assert params["keepalives"] == "1" and params["keepalives_idle"] == "60"  # the URL wins
+    assert params["tcp_user_timeout"] == "25000"
+    assert postgres_params({}, Timeouts())["options"] == (
+        "-c statement_timeout=5000 -c lock_timeout=2000"
+    )
+
+
+def test_the_server_applies_the_timeouts_and_the_urls_search_path(db: Database) -> None:
+    if db.dialect != "postgresql":
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2000
+        return
+    with db.engine.connect() as conn:
+        shown = [
+            conn.execute(text(f"SHOW {name}")).scalar()
+            for name in ("statement_timeout", "lock_timeout", "search_path")
+        ]
+    assert shown[:2] == ["5s", "2s"]
+    options = str(make_url(db.url).query["options"])  # the URL's own option is kept
+    assert shown[2] == options.removeprefix("-csearch_path=")
+
+
+def test_database_failures_become_one_clear_private_message() -> None:
+    refused = OperationalError("SELECT 1", {}, Exception("connection refused"))
+    for error in (refused, PoolTimeout("QueuePool limit"), DatabaseUnavailable("down")):
+        assert message_for(error) == DATABASE_UNAVAILABLE
+    assert message_for(ValueError("a bug")) == APOLOGY
+    assert "not saved" in DATABASE_UNAVAILABLE and "try again in a minute" in DATABASE_UNAVAILABLE
+
+
+def test_the_timeout_settings_reach_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot.cli import _database
+
+    for name, value in {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DATABASE_CONNECT_TIMEOUT_SECONDS": "3",
+        "DATABASE_STATEMENT_TIMEOUT_SECONDS": "1.5",
+        "DATABASE_LOCK_TIMEOUT_SECONDS": "0.5",
+        "DATABASE_POOL_TIMEOUT_SECONDS": "4",
+    }.items():
+        monkeypatch.setenv(name, value)
+    database = _database(load_settings(_env_file=None))
+    assert database.timeouts == Timeouts(connect=3, statement=1.5, lock=0.5, pool=4)
+    database.dispose()
+    monkeypatch.setenv("DATABASE_CONNECT_TIMEOUT_SECONDS", "1")  # libpq would make it 2
+    with pytest.raises(ValidationError, match="database_connect_timeout_seconds"):
+        load_settings(_env_file=None)
+
+
+def test_a_read_session_takes_no_write_lock_on_sqlite(tmp_path: Path) -> None:
+    """The outbox workers poll in read sessions: on SQLite these must not hold the write lock,
+    or every poll would make writers (requests being acknowledged) wait."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path / 'reads.sqlite3'}")
+    with db.session() as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+    wrote = threading.Event()
+
+    def write() -> None:
+        with db.session() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        wrote.set()
+
+    with db.read_session() as session:
+        session.execute(text("SELECT count(*) FROM t")).scalar()
+        started = time.monotonic()
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert wrote.wait(1.0), "the writer waited for the reader"
+        assert time.monotonic() - started < 1.0
+    writer.join()
+    with db.read_session() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 1
+    db.dispose()
