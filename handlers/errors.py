@@ -22,11 +22,11 @@ from slack_bolt.kwargs_injection import Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.core.errors import DATABASE_UNAVAILABLE, UserError
+from bot.core.errors import DATABASE_UNAVAILABLE, SAVE_UNKNOWN, UserError
 from bot.core.logs import capped
 from bot.slack.replies import Replies
 from handlers.middleware import CheckedRespond, is_verified
-from storage.db import explain, is_unavailable
+from storage.db import CommitOutcomeUnknown, explain, is_unavailable
 
 log = logging.getLogger("postmortem_bot.errors")
 
@@ -47,6 +47,8 @@ def message_for(error: Exception) -> str:
             f"Slack refused a request I made (`{code}`), so that didn't fully complete. "
             "Anything already saved is kept; please try again in a moment."
         )
+    if isinstance(error, CommitOutcomeUnknown):
+        return SAVE_UNKNOWN
     if is_unavailable(error):
         return DATABASE_UNAVAILABLE
     return APOLOGY
@@ -59,7 +61,7 @@ def _log(error: Exception, body: dict[str, Any]) -> None:
         log.debug("user error on %s: %s", kind, error.message)
     elif isinstance(error, SlackApiError):
         log.warning("Slack API error on %s: %s", kind, error.response.get("error"), exc_info=error)
-    elif is_unavailable(error):
+    elif isinstance(error, CommitOutcomeUnknown) or is_unavailable(error):
         # One line, no traceback: during an outage every request fails the same known way,
         # and storage.health logs when the database stops and starts answering.
         log.warning("database unavailable on %s: %s", kind, explain(error))

@@ -92,6 +92,11 @@ class DatabaseUnavailable(Exception):
     """The database is known not to answer right now, so the work was not attempted."""
 
 
+class CommitOutcomeUnknown(Exception):
+    """The database stopped answering while it was being asked to COMMIT: the change may or may
+    not be saved. (Not a DatabaseUnavailable: "nothing was saved" would not be the truth.)"""
+
+
 def is_unavailable(error: BaseException) -> bool:
     """The database did not answer or refused (timeouts, lost or refused connections, a full
     pool, a lock waited for too long), as opposed to a bug or a constraint violation."""
@@ -168,9 +173,27 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back if it raises. If the
+        database stops answering during the COMMIT itself (PostgreSQL over the network), whether
+        it committed can't be known: CommitOutcomeUnknown says so, instead of a plain failure
+        that would let the caller say "not saved" about something that may be saved."""
         self.require_available()
-        with self._sessions.begin() as session:
+        session = self._sessions()
+        try:
+            session.begin()
             yield session
+            session.flush()  # a failure up to here means nothing was committed
+            try:
+                session.commit()
+            except Exception as error:
+                if self._postgres and is_unavailable(error):
+                    raise CommitOutcomeUnknown(explain(error)) from error
+                raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
     def require_available(self) -> None:
         """Raise DatabaseUnavailable at once while the database is known not to answer (after

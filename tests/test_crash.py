@@ -6,6 +6,7 @@ a message the dead one had posted but not recorded)."""
 
 from __future__ import annotations
 
+import http.client
 import threading
 import uuid
 from collections import Counter
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.errors import DATABASE_UNAVAILABLE, SAVE_UNKNOWN
 from sandbox.harness import wait_until
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
@@ -30,6 +32,7 @@ from storage.models import (
 )
 from tests.bench import ALICE, BOB, INCIDENT_CHANNEL
 from tests.processes import BotProcess, Launcher, bot_env
+from tests.tcp_proxy import TcpProxy
 
 LEASE_SECONDS = "2"
 SENDERS = 6
@@ -42,6 +45,8 @@ class Sent:
     kind: str  # timeline | followup | message
     token: str
     status: int | None  # None: no answer (the replica was killed)
+    told_not_saved: bool = False  # the answer said the database isn't answering
+    told_unknown: bool = False  # the answer said it can't tell whether it was saved
 
 
 @pytest.fixture
@@ -76,9 +81,10 @@ def send(bot: BotProcess, slack: FakeSlack, kind: str, token: str) -> Sent:
                 channel_id=INCIDENT_CHANNEL,
                 response_url=slack.new_response_url(),
             )
-    except OSError:
+    except (OSError, http.client.HTTPException):  # refused, reset, cut off mid-answer
         return Sent(kind, token, None)
-    return Sent(kind, token, reply.status)
+    body = reply.body or ""
+    return Sent(kind, token, reply.status, DATABASE_UNAVAILABLE in body, SAVE_UNKNOWN in body)
 
 
 def traffic(bots: list[BotProcess], slack: FakeSlack, stop: threading.Event) -> list[Sent]:
@@ -185,5 +191,64 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged_and_does_nothing_twice(
     # nothing is stored twice, acknowledged or not
     assert [token for token, n in counts.items() if n > 1] == []
     # every command stored is announced exactly once (captured messages are not announced)
+    commands = {s.token for s in sent if s.kind != "message" and counts[s.token] == 1}
+    assert [(t, posts[t]) for t in sorted(commands) if posts[t] != 1] == []
+
+
+def test_a_ten_second_database_stall_loses_nothing_acknowledged(
+    launcher: Launcher, slack: FakeSlack, database_url: str
+) -> None:
+    """The database stops answering for 10 s under the same traffic, and one replica is killed
+    during it: what was acknowledged as done is stored once and announced once; what was not
+    (the person was told nothing was saved, or got no 200) may be missing, never doubled."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a stall needs a database server between the bot and its data")
+    with TcpProxy.for_database(database_url) as proxy:
+        env = bot_env(
+            slack,
+            proxy.database_url(database_url),
+            OUTBOX_LEASE_SECONDS=LEASE_SECONDS,
+            SCHEDULER_FIRST_RUN_SECONDS="3600",
+            SHUTDOWN_TIMEOUT_SECONDS="20",
+        )
+        a, b = launcher.start_replicas(2, env)
+        declared = a.requests().slash_command(
+            "/incident",
+            "declare Stall drill",
+            user_id=ALICE,
+            channel_id=INCIDENT_CHANNEL,
+            response_url=slack.new_response_url(),
+        )
+        assert declared.status == 200
+        slack.wait_for("chat.postMessage", timeout=15)
+
+        stop = threading.Event()
+        stall = threading.Timer(1.0, proxy.stall)
+        resume = threading.Timer(11.0, proxy.resume)  # 10 s without an answer
+        killer = threading.Timer(6.0, a.process.kill)  # and a replica dies during it
+        stopper = threading.Timer(14.0, stop.set)
+        for timer in (stall, resume, killer, stopper):
+            timer.start()
+        sent = traffic([a, b], slack, stop)
+        killer.join()
+        resume.join()
+        a.wait(timeout=10)
+        restarted = launcher.start(env)
+
+        db = Database(database_url)
+        try:
+            wait_until(lambda: pending_jobs(db) == 0, timeout=90, what="every job to be done")
+            restarted.stop()
+            b.stop()
+            counts, posts = stored(db), announced(slack)
+        finally:
+            db.dispose()
+
+    saved = [s for s in sent if s.status == 200 and not (s.told_not_saved or s.told_unknown)]
+    told = [s for s in sent if s.told_not_saved]
+    assert len(saved) > 20 and told, f"{Counter((s.status, s.told_not_saved) for s in sent)}"
+    assert [s for s in saved if counts[s.token] != 1] == []
+    assert [s for s in told if counts[s.token] != 0] == []  # "not saved" was true
+    assert [token for token, n in counts.items() if n > 1] == []
     commands = {s.token for s in sent if s.kind != "message" and counts[s.token] == 1}
     assert [(t, posts[t]) for t in sorted(commands) if posts[t] != 1] == []

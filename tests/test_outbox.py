@@ -18,7 +18,7 @@ from bot.slack.once import post_once
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import OutboxJob, OutboxState
-from tests.bench import INCIDENT_CHANNEL
+from tests.bench import BOB, INCIDENT_CHANNEL
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -166,3 +166,21 @@ def test_a_post_is_made_once_even_when_its_job_runs_again(slack: FakeSlack, db: 
     assert len(posts) == 2
     history = client.conversations_history(channel=INCIDENT_CHANNEL)["messages"]
     assert all("metadata" not in m for m in history)  # only with include_all_metadata
+
+
+def test_a_retry_finds_its_post_however_busy_the_channel_has_been_since(slack: FakeSlack) -> None:
+    """It looks where its previous attempt ran, not at the newest messages: a thousand posts
+    later (a busy incident channel), the earlier post is still found, and nothing is posted."""
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    created = outbox.utc_now()
+    first_try = Job(7, "slack.post", "T1", {}, attempts=1, created_at=created)
+    posted_at = outbox.utc_now()
+    ts = post_once(client, first_try, channel=INCIDENT_CHANNEL, text="INC-1-F1 announced")
+    for n in range(1100):
+        slack.post_as_user(INCIDENT_CHANNEL, BOB, f"chatter {n}")
+    window = (posted_at - timedelta(seconds=1), posted_at + timedelta(seconds=2))
+    retry = Job(7, "slack.post", "T1", {}, attempts=2, created_at=created, previous_attempt=window)
+    slack.reset_calls()
+    assert post_once(client, retry, channel=INCIDENT_CHANNEL, text="INC-1-F1 announced") == ts
+    assert {c.method for c in slack.calls} == {"conversations.history"}
+    assert all(c.params.get("latest") for c in slack.calls)  # the window, not "since created"

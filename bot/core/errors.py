@@ -8,6 +8,11 @@ DATABASE_UNAVAILABLE = (
     "Sorry, the bot's database isn't answering right now; what you sent was not saved. "
     "Please try again in a minute."
 )
+# The database stopped answering while saving: the truth is that nobody knows yet.
+SAVE_UNKNOWN = (
+    "Sorry, the bot's database stopped answering while saving that, so I can't tell whether it "
+    "was saved. In a minute, check (`/timeline list`, `/followup list`) before sending it again."
+)
 
 
 class UserError(Exception):

@@ -61,6 +61,9 @@ class Job:
     attempts: int  # including this one: above 1, an earlier attempt may have done part of it
     created_at: datetime
     request_id: str | None = None
+    # When the previous attempt ran (from its claim to the end of its lease, or to when it
+    # failed): where to look for what it may have done. None on a first attempt.
+    previous_attempt: tuple[datetime, datetime] | None = None
 
     @property
     def retried(self) -> bool:
@@ -164,6 +167,10 @@ def claim(
     ).first()
     if candidate is None:
         return None
+    # The previous attempt ran within the lease that ended at `lease_until` (a failed attempt
+    # sets it to when it failed): remembered for a retry that looks for what it did.
+    ended = candidate.lease_until
+    previous = (ended - lease, min(ended, now)) if ended is not None else None
     candidate.lease_until = now + lease
     candidate.leased_by = worker
     candidate.attempts += 1
@@ -176,6 +183,7 @@ def claim(
         attempts=candidate.attempts,
         created_at=candidate.created_at,
         request_id=candidate.request_id,
+        previous_attempt=previous,
     )
 
 
@@ -220,13 +228,20 @@ def retry_later(
     session.execute(
         update(OutboxJob)
         .where(OutboxJob.id == job.id, OutboxJob.leased_by == worker)
-        .values(next_attempt_at=at, lease_until=None, last_error=reason[:2000])
+        # the lease ends now (claimable at `at`); when it ended is kept for the next attempt
+        .values(next_attempt_at=at, lease_until=now, last_error=reason[:2000])
     )
     return at
 
 
 def reschedule(
-    session: Session, job: Job, at: datetime, *, reason: str, worker: str = WORKER
+    session: Session,
+    job: Job,
+    at: datetime,
+    *,
+    reason: str,
+    now: datetime | None = None,
+    worker: str = WORKER,
 ) -> None:
     """Not a failure: the job has more to do, later (a rate budget, a long backfill yielding
     its thread). The attempt is not counted."""
@@ -235,7 +250,7 @@ def reschedule(
         .where(OutboxJob.id == job.id, OutboxJob.leased_by == worker)
         .values(
             next_attempt_at=at,
-            lease_until=None,
+            lease_until=now or utc_now(),
             attempts=OutboxJob.attempts - 1,
             last_error=reason[:2000],
         )

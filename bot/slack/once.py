@@ -22,8 +22,8 @@ from bot.core.outbox import Job
 log = logging.getLogger("postmortem_bot.slack")
 
 MARKER_EVENT = "postmortem_bot_job"
-LOOKBACK_PAGES = 5
-CLOCK_SKEW = timedelta(seconds=30)
+LOOKBACK_PAGES = 25  # of 200: only retries look, and only within the previous attempt's window
+CLOCK_SKEW = timedelta(seconds=5)  # between a replica's clock and Slack's
 
 
 def marker(job: Job) -> dict[str, Any]:
@@ -54,8 +54,13 @@ def post_once(
 def find_posted(
     client: WebClient, job: Job, *, channel: str, thread_ts: str | None = None
 ) -> str | None:
-    """The ts of a message carrying `job`'s id, posted since the job was written down."""
-    oldest = f"{(job.created_at - CLOCK_SKEW).timestamp():.6f}"
+    """The ts of a message carrying `job`'s id, posted by an earlier attempt: looked for in the
+    window that attempt ran in (a few messages, however busy the channel has been since), or,
+    when that is not known, since the job was written down."""
+    window = job.previous_attempt
+    start = window[0] if window is not None else job.created_at
+    oldest = f"{(start - CLOCK_SKEW).timestamp():.6f}"
+    latest = f"{(window[1] + CLOCK_SKEW).timestamp():.6f}" if window is not None else None
     cursor: str | None = None
     try:
         for _ in range(LOOKBACK_PAGES):
@@ -67,6 +72,8 @@ def find_posted(
             }
             if cursor:
                 params["cursor"] = cursor
+            if latest is not None:
+                params["latest"] = latest
             if thread_ts:
                 page = client.conversations_replies(ts=thread_ts, **params)
             else:
