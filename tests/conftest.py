@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
     from tests.bench import Bench
+    from tests.processes import Launcher
 
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
@@ -71,6 +72,18 @@ def slack() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         populate(fake)
         yield fake
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    """Starts `python -m bot run` processes (tests/processes.py) and kills what is left."""
+    from tests.processes import Launcher
+
+    started = Launcher(tmp_path)
+    try:
+        yield started
+    finally:
+        started.close()
 
 
 @pytest.fixture

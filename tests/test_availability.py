@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -241,15 +240,6 @@ def _start_both(
     with ThreadPoolExecutor(max_workers=len(processes)) as pool:
         waits = {name: pool.submit(wait, name) for name in processes}
         return {name: outcome.result() for name, outcome in waits.items()}
-
-
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    try:
-        yield launcher
-    finally:
-        launcher.close()
 
 
 @pytest.mark.parametrize("fault", ["never answers", "refuses connections"])

@@ -10,10 +10,8 @@ import http.client
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -47,15 +45,6 @@ class Sent:
     status: int | None  # None: no answer (the replica was killed)
     told_not_saved: bool = False  # the answer said the database isn't answering
     told_unknown: bool = False  # the answer said it can't tell whether it was saved
-
-
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    try:
-        yield launcher
-    finally:
-        launcher.close()
 
 
 def send(bot: BotProcess, slack: FakeSlack, kind: str, token: str) -> Sent:
@@ -143,9 +132,10 @@ def pending_jobs(db: Database) -> int:
         )
 
 
-def test_sigkill_mid_traffic_loses_nothing_acknowledged_and_does_nothing_twice(
+def two_replicas(
     launcher: Launcher, slack: FakeSlack, database_url: str
-) -> None:
+) -> tuple[dict[str, str], list[BotProcess]]:
+    """Two bots on one database (a short outbox lease, no scheduled work) and an incident."""
     env = bot_env(
         slack,
         database_url,
@@ -153,16 +143,41 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged_and_does_nothing_twice(
         SCHEDULER_FIRST_RUN_SECONDS="3600",
         SHUTDOWN_TIMEOUT_SECONDS="20",
     )
-    a, b = launcher.start_replicas(2, env)
-    declared = a.requests().slash_command(
-        "/incident",
-        "declare Crash drill",
-        user_id=ALICE,
-        channel_id=INCIDENT_CHANNEL,
-        response_url=slack.new_response_url(),
+    bots = launcher.start_replicas(2, env)
+    declared = (
+        bots[0]
+        .requests()
+        .slash_command(
+            "/incident",
+            "declare Crash drill",
+            user_id=ALICE,
+            channel_id=INCIDENT_CHANNEL,
+            response_url=slack.new_response_url(),
+        )
     )
     assert declared.status == 200
     slack.wait_for("chat.postMessage", timeout=15)
+    return env, bots
+
+
+def settle(
+    database_url: str, slack: FakeSlack, bots: list[BotProcess]
+) -> tuple[Counter[str], Counter[str]]:
+    """Wait until every job is done, stop the bots; what is stored and what was announced."""
+    db = Database(database_url)
+    try:
+        wait_until(lambda: pending_jobs(db) == 0, timeout=90, what="every job to be done")
+        for bot in bots:
+            bot.stop()
+        return stored(db), announced(slack)
+    finally:
+        db.dispose()
+
+
+def test_sigkill_mid_traffic_loses_nothing_acknowledged_and_does_nothing_twice(
+    launcher: Launcher, slack: FakeSlack, database_url: str
+) -> None:
+    env, (a, b) = two_replicas(launcher, slack, database_url)
 
     stop = threading.Event()
     killer = threading.Timer(KILL_AFTER, a.process.kill)  # SIGKILL: no goodbye at all
@@ -174,14 +189,7 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged_and_does_nothing_twice(
     a.wait(timeout=10)
     restarted = launcher.start(env)  # the same replica, back (a new process, same database)
 
-    db = Database(database_url)
-    try:
-        wait_until(lambda: pending_jobs(db) == 0, timeout=60, what="every job to be done")
-        restarted.stop()
-        b.stop()
-        counts, posts = stored(db), announced(slack)
-    finally:
-        db.dispose()
+    counts, posts = settle(database_url, slack, [restarted, b])
 
     acknowledged = [s for s in sent if s.status == 200]
     assert len(acknowledged) > 30, f"too little traffic: {Counter(s.status for s in sent)}"
@@ -204,23 +212,7 @@ def test_a_ten_second_database_stall_loses_nothing_acknowledged(
     if not database_url.startswith("postgresql"):
         pytest.skip("a stall needs a database server between the bot and its data")
     with TcpProxy.for_database(database_url) as proxy:
-        env = bot_env(
-            slack,
-            proxy.database_url(database_url),
-            OUTBOX_LEASE_SECONDS=LEASE_SECONDS,
-            SCHEDULER_FIRST_RUN_SECONDS="3600",
-            SHUTDOWN_TIMEOUT_SECONDS="20",
-        )
-        a, b = launcher.start_replicas(2, env)
-        declared = a.requests().slash_command(
-            "/incident",
-            "declare Stall drill",
-            user_id=ALICE,
-            channel_id=INCIDENT_CHANNEL,
-            response_url=slack.new_response_url(),
-        )
-        assert declared.status == 200
-        slack.wait_for("chat.postMessage", timeout=15)
+        env, (a, b) = two_replicas(launcher, slack, proxy.database_url(database_url))
 
         stop = threading.Event()
         stall = threading.Timer(1.0, proxy.stall)
@@ -235,14 +227,7 @@ def test_a_ten_second_database_stall_loses_nothing_acknowledged(
         a.wait(timeout=10)
         restarted = launcher.start(env)
 
-        db = Database(database_url)
-        try:
-            wait_until(lambda: pending_jobs(db) == 0, timeout=90, what="every job to be done")
-            restarted.stop()
-            b.stop()
-            counts, posts = stored(db), announced(slack)
-        finally:
-            db.dispose()
+        counts, posts = settle(database_url, slack, [restarted, b])
 
     saved = [s for s in sent if s.status == 200 and not (s.told_not_saved or s.told_unknown)]
     told = [s for s in sent if s.told_not_saved]

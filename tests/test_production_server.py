@@ -15,12 +15,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from sandbox.harness import wait_until
@@ -35,15 +33,6 @@ CONCURRENCY = 50
 SLACK_ACK_SECONDS = 3.0  # Slack shows the user an error if the ack takes longer
 LATE = 10  # requests sent just after the SIGTERM
 TOKEN = re.compile(r"\b(?:load|inflight|late)-\d\d-[0-9a-f]{8}\b")
-
-
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    try:
-        yield launcher
-    finally:
-        launcher.close()
 
 
 def declare(bot: BotProcess, slack: FakeSlack) -> None:

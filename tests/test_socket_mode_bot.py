@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,6 @@ from storage.db import Database
 from storage.models import CapturedMessage, TimelineEvent
 from tests.bench import ALICE, BOB, INCIDENT_CHANNEL
 from tests.processes import Launcher, bot_env
-
-
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    try:
-        yield launcher
-    finally:
-        launcher.close()
 
 
 def command(slack: FakeSlack, name: str, text: str, user: str = ALICE) -> dict[str, Any]:
