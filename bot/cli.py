@@ -117,6 +117,8 @@ def run(port: int | None, host: str, threads: int | None) -> None:
 
     if bot.jira is not None:
         bot.jira.startup_check()  # a wrong URL or token is said once, here; the bot runs on
+    if bot.confluence is not None:
+        bot.confluence.startup_check()  # the same for Confluence's space and credentials
     scheduler = start_scheduler(bot.services, bot.workspaces, jira=bot.jira)
 
     def close() -> None:  # after the server stops: no new sweeps, then in-flight work

@@ -116,6 +116,8 @@ class ConfluenceGateway:
         self.base_url = site_url(settings.confluence_url, cloud=self.cloud)
         self.space_key = settings.confluence_space.strip()
         self.parent_page_id = (settings.confluence_parent_page_id or "").strip() or None
+        self.private_parent_id = (settings.confluence_private_parent_page_id or "").strip() or None
+        self.private_group = (settings.confluence_private_group or "").strip() or None
         self.timeout = settings.confluence_timeout_seconds
         self.max_retries = settings.confluence_max_retries
         self._sleep = sleep
@@ -177,7 +179,8 @@ class ConfluenceGateway:
                 space=True,
                 params={"expand": "homepage"},
             )
-            home = raw.get("homepage") if isinstance(raw.get("homepage"), dict) else {}
+            homepage = raw.get("homepage")
+            home: dict[str, Any] = homepage if isinstance(homepage, dict) else {}
             space = Space(str(raw.get("key") or self.space_key), "", _str(home.get("id")))
         with self._lock:
             self._space = space

@@ -273,11 +273,11 @@ def splice(
     parts = [preamble]
     for index, segment in enumerate(layout.segments):
         parts += before.get(index, [])
-        section = bot.get(segment.key) if segment.level >= 2 else None
-        if section is not None and counts[segment.key] == 1:
+        mine = bot.get(segment.key) if segment.level >= 2 else None
+        if mine is not None and counts[segment.key] == 1:
             heading = layout.cut(segment.start, segment.heading_end)
-            parts.append(heading + "\n" + writer.body(section))
-            result.refreshed.append(_label(section))
+            parts.append(heading + "\n" + writer.body(mine))
+            result.refreshed.append(_label(mine))
         else:
             parts.append(layout.cut(segment.start, segment.end).rstrip("\n"))
     parts += at_end

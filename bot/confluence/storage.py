@@ -63,9 +63,7 @@ def cdata(text: str) -> str:
 
 
 def code_macro(text: str, language: str = "") -> str:
-    lang = (
-        f'<ac:parameter ac:name="language">{escape(language)}</ac:parameter>' if language else ""
-    )
+    lang = f'<ac:parameter ac:name="language">{escape(language)}</ac:parameter>' if language else ""
     return (
         f'<ac:structured-macro ac:name="code" ac:schema-version="1">{lang}'
         f"<ac:plain-text-body>{cdata(text)}</ac:plain-text-body></ac:structured-macro>"
@@ -110,7 +108,7 @@ class Converter:
         self._md = md
 
     def __call__(self, markdown: str) -> str:
-        return self._md.render(clean(markdown)).strip()
+        return str(self._md.render(clean(markdown))).strip()
 
     def _jira_issues(self, state: Any) -> None:
         """`[OPS-12](<JIRA_URL>/browse/OPS-12)` → the Jira issue macro (live status)."""
