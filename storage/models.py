@@ -449,6 +449,9 @@ class PostmortemVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     template: Mapped[str] = mapped_column(String(100))
     markdown: Mapped[str] = mapped_column(Text)
+    # The rendering with its {bot}/{people} markers: a destination that publishes later (an
+    # outbox job of its own, Confluence) needs to know who owns each section.
+    marked: Mapped[str | None] = mapped_column(Text)
     generated_by: Mapped[str] = mapped_column(String(SLACK_ID))
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

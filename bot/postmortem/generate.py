@@ -197,6 +197,7 @@ def generate_postmortem(
                 version=version,
                 template=name,
                 markdown=markdown,
+                marked=document.marked,
                 generated_by=user_id,
                 generated_at=now,
             )

@@ -97,7 +97,7 @@ def load(services: Services, postmortem_id: int) -> Loaded:
         return Loaded(
             postmortem_id,
             newest.version,
-            split_document(newest.markdown),
+            split_document(newest.marked or newest.markdown),
             split_document(previous) if previous is not None else None,
             target,
             context,
