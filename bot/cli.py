@@ -250,14 +250,21 @@ def render(incident_key: str, template_name: str | None, team: str | None) -> No
     show_default=True,
     help="Where to write the generated postmortem.",
 )
-def demo(out: Path) -> None:
+@click.option(
+    "--destination",
+    type=click.Choice(["canvas", "confluence"]),
+    default="canvas",
+    show_default=True,
+    help="Publish as a canvas, or as a page of a built-in fake Confluence.",
+)
+def demo(out: Path, destination: str) -> None:
     """Run a scripted incident against a built-in Slack simulator (no workspace needed)."""
     import logging as std_logging
 
     from sandbox.demo import run_demo
 
     std_logging.basicConfig(level=std_logging.WARNING)
-    run_demo(out)
+    run_demo(out, destination=destination)
 
 
 @main.group()
