@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 import handlers
 from bot.capture import flows as capture_flows
+from bot.confluence.flows import ConfluenceSetup, make_confluence
 from bot.core.outbox import Job
 from bot.core.outbox_worker import JobSpec, OutboxWorkers
 from bot.core.settings import README_HINT, Settings
@@ -59,6 +60,7 @@ class Bot:
     services: Services
     workspaces: Workspaces
     jira: JiraSync | None = None
+    confluence: ConfluenceSetup | None = None
 
     def close(self, timeout: float = SHUTDOWN_DRAIN_SECONDS) -> bool:
         """Finish the work already recorded (call after the server stops taking requests): the
@@ -165,10 +167,16 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
         workspaces = InstalledWorkspaces.from_settings(services.db, settings)
     jira = make_jira_sync(services, workspaces)
+    confluence = make_confluence(settings)
     budget = RateBudget(settings.slack_history_calls_per_minute)
     replies = Replies(allows=settings.response_url_policy.allows)
     services = replace(
-        services, jira=jira, workspaces=workspaces, history_budget=budget, replies=replies
+        services,
+        jira=jira,
+        confluence=confluence.gateway if confluence is not None else None,
+        workspaces=workspaces,
+        history_budget=budget,
+        replies=replies,
     )
 
     def tell(job: Job, text: str) -> None:
@@ -181,7 +189,14 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         tell=tell,
     ).start()
     handlers.register(app, services)
-    return Bot(app=app, workers=workers, services=services, workspaces=workspaces, jira=jira)
+    return Bot(
+        app=app,
+        workers=workers,
+        services=services,
+        workspaces=workspaces,
+        jira=jira,
+        confluence=confluence,
+    )
 
 
 def job_specs(services: Services) -> list[JobSpec]:

@@ -117,6 +117,8 @@ def run(port: int | None, host: str, threads: int | None) -> None:
 
     if bot.jira is not None:
         bot.jira.startup_check()  # a wrong URL or token is said once, here; the bot runs on
+    if bot.confluence is not None:
+        bot.confluence.startup_check()  # the same for Confluence's space and credentials
     scheduler = start_scheduler(bot.services, bot.workspaces, jira=bot.jira)
 
     def close() -> None:  # after the server stops: no new sweeps, then in-flight work
@@ -248,14 +250,21 @@ def render(incident_key: str, template_name: str | None, team: str | None) -> No
     show_default=True,
     help="Where to write the generated postmortem.",
 )
-def demo(out: Path) -> None:
+@click.option(
+    "--destination",
+    type=click.Choice(["canvas", "confluence"]),
+    default="canvas",
+    show_default=True,
+    help="Publish as a canvas, or as a page of a built-in fake Confluence.",
+)
+def demo(out: Path, destination: str) -> None:
     """Run a scripted incident against a built-in Slack simulator (no workspace needed)."""
     import logging as std_logging
 
     from sandbox.demo import run_demo
 
     std_logging.basicConfig(level=std_logging.WARNING)
-    run_demo(out)
+    run_demo(out, destination=destination)
 
 
 @main.group()

@@ -16,6 +16,7 @@ from bot.slack.workspaces import Workspaces
 from storage.db import Database
 
 if TYPE_CHECKING:
+    from bot.confluence.gateway import ConfluenceGateway
     from bot.jira.flows import JiraSync
 
 
@@ -28,6 +29,7 @@ class Services:
     db: Database
     clock: Clock = field(default=utc_now)
     jira: JiraSync | None = None  # set by create_bot when Jira is configured
+    confluence: ConfluenceGateway | None = None  # set by create_bot when Confluence is
     workspaces: Workspaces | None = None  # set by create_bot: each workspace's client, for jobs
     replies: Replies = field(default_factory=Replies)  # private replies after the ack
     channels: IncidentChannels = field(default_factory=IncidentChannels)  # capture's memory

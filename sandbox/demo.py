@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.slack.mrkdwn import plain_text
+from sandbox import demo_confluence
 from sandbox.harness import RunningBot, message_event, running_bot, wait_until
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
@@ -75,16 +76,23 @@ def _name(user: str) -> str:
     return {ALICE: "alice", BOB: "bob", CAROL: "carol"}.get(user, user)
 
 
-def run_demo(out: Path, echo: Callable[[str], None] = print) -> Path:
+def run_demo(
+    out: Path, echo: Callable[[str], None] = print, *, destination: str = "canvas"
+) -> Path:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="postmortem-demo-") as tmp, FakeSlack() as slack:
+    with (
+        tempfile.TemporaryDirectory(prefix="postmortem-demo-") as tmp,
+        FakeSlack() as slack,
+        demo_confluence.fake_confluence(destination) as confluence,
+    ):
         db = Database(f"sqlite:///{Path(tmp) / 'demo.sqlite3'}")
         upgrade(db)
         slack.add_user(ALICE, "alice", real_name="Alice Ops", tz="Europe/Paris")
         slack.add_user(BOB, "bob", real_name="Bob Dev", tz="America/Los_Angeles")
         slack.add_user(CAROL, "carol", real_name="Carol SRE", tz="UTC")
         slack.add_channel("inc-checkout", members=[ALICE, BOB, CAROL], channel_id=CHANNEL)
-        with running_bot(slack, db) as bot:
+        overrides = demo_confluence.bot_settings(destination, confluence)
+        with running_bot(slack, db, **overrides) as bot:
             demo = Demo(slack, bot, echo)
             echo(f"A Slack simulator and the bot are running (bot at {bot.url}).\n#inc-checkout:")
             demo.command(ALICE, "/incident", "declare Checkout returns 500s sev2")
@@ -125,12 +133,16 @@ def run_demo(out: Path, echo: Callable[[str], None] = print) -> Path:
             demo.command(ALICE, "/incident", "mitigated")
             demo.command(ALICE, "/incident", "resolved")
             demo.command(ALICE, "/postmortem", "generate", posts=0)
-            canvas = wait_until(
-                lambda: next(iter(slack.canvases().values()), None), what="the canvas"
-            )
+            if confluence is not None:
+                page = demo_confluence.published_page(confluence, echo)
+                markdown = page.body  # the page's storage format, as Confluence keeps it
+            else:
+                canvas = wait_until(
+                    lambda: next(iter(slack.canvases().values()), None), what="the canvas"
+                )
+                markdown = str(canvas["markdown"])
             wait_until(lambda: len(demo._bot_posts()) > demo._seen, what="the postmortem link")
             demo._show_new_posts(1)
-            markdown = str(canvas["markdown"])
         db.dispose()
     out.write_text(markdown)
     echo(

@@ -420,6 +420,10 @@ class Postmortem(Base):
     canvas_id: Mapped[str | None] = mapped_column(String(64))
     file_id: Mapped[str | None] = mapped_column(String(64))
     document_url: Mapped[str | None] = mapped_column(Text)  # canvas/file permalink or attached URL
+    # The incident's Confluence page, and which version of the postmortem it was last written
+    # from (the bot's text then: what a people's edit is told apart from).
+    confluence_page_id: Mapped[str | None] = mapped_column(String(64))
+    confluence_version: Mapped[int | None] = mapped_column(Integer)
     attached: Mapped[bool] = mapped_column(Boolean, default=False)  # written elsewhere
     message_channel_id: Mapped[str | None] = mapped_column(String(SLACK_ID))
     message_ts: Mapped[str | None] = mapped_column(String(32))
@@ -445,6 +449,9 @@ class PostmortemVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     template: Mapped[str] = mapped_column(String(100))
     markdown: Mapped[str] = mapped_column(Text)
+    # The rendering with its {bot}/{people} markers: a destination that publishes later (an
+    # outbox job of its own, Confluence) needs to know who owns each section.
+    marked: Mapped[str | None] = mapped_column(Text)
     generated_by: Mapped[str] = mapped_column(String(SLACK_ID))
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -152,6 +152,21 @@ def test_demo_writes_a_postmortem(tmp_path: Path) -> None:
     assert "deploy 4812 touched the payment client" in text
 
 
+def test_demo_publishes_to_a_fake_confluence(tmp_path: Path) -> None:
+    out = tmp_path / "page.xml"
+    result = _cli(
+        "demo", "--destination", "confluence", "--out", str(out), env=_env(tmp_path), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Confluence ▸ “INC-1: Checkout returns 500s — postmortem” (version 1) at http" in (
+        result.stdout
+    )
+    assert "labels: postmortem-bot-" in result.stdout and "sev2" in result.stdout
+    page = out.read_text()
+    assert page.startswith('<ac:structured-macro ac:name="details"')
+    assert "<h2>Timeline</h2>" in page and "deploy 4812 touched the payment client" in page
+
+
 def test_render_prints_markdown_from_the_database(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 

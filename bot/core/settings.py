@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,22 @@ class Settings(BaseSettings):
     jira_sync_interval_minutes: int = Field(default=10, ge=1, le=24 * 60)
     jira_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     jira_max_retries: int = Field(default=2, ge=0, le=5)
+
+    # Where postmortems are published (bot.postmortem.destinations): canvas (default), a
+    # Markdown file in the channel, or a Confluence page; per template with the map.
+    postmortem_destination: Literal["canvas", "confluence", "file"] = "canvas"
+    postmortem_destinations: str = ""  # "standard=confluence,concise=canvas"
+
+    confluence_url: str | None = None  # https://acme.atlassian.net/wiki, or a DC base URL
+    confluence_space: str | None = None  # the space key postmortems are written in
+    confluence_parent_page_id: str | None = None  # under this page (else the space homepage)
+    confluence_email: str | None = None  # Cloud: with CONFLUENCE_API_TOKEN
+    confluence_api_token: SecretStr | None = None
+    confluence_personal_access_token: SecretStr | None = None  # Data Center
+    confluence_private_group: str | None = None  # may read private incidents' pages
+    confluence_private_parent_page_id: str | None = None  # DC: a view-restricted parent
+    confluence_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    confluence_max_retries: int = Field(default=2, ge=0, le=5)  # 429/5xx within one call
 
     postmortem_templates_dir: Path | None = None
     # A runaway custom template becomes a clear error instead of a stuck worker or a huge doc.
@@ -159,6 +176,80 @@ class Settings(BaseSettings):
             self.jira_personal_access_token
         )
         return bool(self.jira_url and self.jira_project) and signed_in
+
+    @field_validator("postmortem_destination", mode="before")
+    @classmethod
+    def _destination(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("postmortem_destinations")
+    @classmethod
+    def _destinations(cls, value: str) -> str:
+        parse_destination_map(value)  # ValueError → a validation error naming the setting
+        return value
+
+    @property
+    def destination_map(self) -> dict[str, str]:
+        """Template name → destination, from POSTMORTEM_DESTINATIONS."""
+        return parse_destination_map(self.postmortem_destinations)
+
+    def destination_for(self, template: str) -> str:
+        """Where a postmortem written with `template` is published."""
+        return self.destination_map.get(template, self.postmortem_destination)
+
+    @property
+    def confluence_cloud(self) -> bool:
+        """Data Center signs in with a personal access token; Cloud with e-mail + API token
+        (its own, or Jira's when both live on the same site)."""
+        return not _present(self.confluence_personal_access_token) and not (
+            self._reuses_jira() and _present(self.jira_personal_access_token)
+        )
+
+    def _reuses_jira(self) -> bool:
+        """No Confluence credentials, and CONFLUENCE_URL is on JIRA_URL's site."""
+        own = (bool(self.confluence_email) and _present(self.confluence_api_token)) or _present(
+            self.confluence_personal_access_token
+        )
+        return not own and same_site(self.confluence_url, self.jira_url)
+
+    def confluence_credentials(self) -> tuple[str, str, str] | None:
+        """("basic", e-mail, API token) or ("bearer", "", personal access token); Jira's when
+        CONFLUENCE_URL is the same site as JIRA_URL and Confluence has none of its own."""
+        pat = self.confluence_personal_access_token
+        if _present(pat) and pat is not None:
+            return ("bearer", "", pat.get_secret_value().strip())
+        token = self.confluence_api_token
+        if self.confluence_email and _present(token) and token is not None:
+            return ("basic", self.confluence_email, token.get_secret_value().strip())
+        if self._reuses_jira():
+            jira_pat = self.jira_personal_access_token
+            if _present(jira_pat) and jira_pat is not None:
+                return ("bearer", "", jira_pat.get_secret_value().strip())
+            jira_token = self.jira_api_token
+            if self.jira_email and _present(jira_token) and jira_token is not None:
+                return ("basic", self.jira_email, jira_token.get_secret_value().strip())
+        return None
+
+    def confluence_missing(self) -> list[str]:
+        """The settings Confluence publishing still needs (empty: it can be used)."""
+        missing = [
+            name
+            for name, value in (
+                ("CONFLUENCE_URL", self.confluence_url),
+                ("CONFLUENCE_SPACE", self.confluence_space),
+            )
+            if not (value or "").strip()
+        ]
+        if self.confluence_credentials() is None:
+            missing.append(
+                "CONFLUENCE_EMAIL + CONFLUENCE_API_TOKEN (Cloud) or "
+                "CONFLUENCE_PERSONAL_ACCESS_TOKEN (Data Center)"
+            )
+        return missing
+
+    @property
+    def confluence_enabled(self) -> bool:
+        return not self.confluence_missing()
 
     @property
     def jira_priority_map(self) -> dict[str, str]:
@@ -254,6 +345,33 @@ def parse_priority_map(value: str) -> dict[str, str]:
     if missing:
         raise ValueError(f"no Jira priority for {', '.join(missing)}")
     return mapping
+
+
+DESTINATIONS = ("canvas", "confluence", "file")
+
+
+def parse_destination_map(value: str) -> dict[str, str]:
+    """`standard=confluence,concise=canvas` → {"standard": "confluence", ...}."""
+    mapping: dict[str, str] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        name, sep, where = part.partition("=")
+        name, where = name.strip(), where.strip().lower()
+        if not sep or not name or where not in DESTINATIONS:
+            raise ValueError(
+                f"expected <template>=<{'|'.join(DESTINATIONS)}>,...; got {part.strip()!r}"
+            )
+        mapping[name] = where
+    return mapping
+
+
+def same_site(first: str | None, second: str | None) -> bool:
+    """Two URLs on one Atlassian site (scheme and host), e.g. …/wiki and Jira's root."""
+    if not first or not second:
+        return False
+    a, b = urlsplit(first.strip()), urlsplit(second.strip())
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and bool(a.hostname)
 
 
 def normalise_database_url(url: str) -> str:

@@ -29,11 +29,12 @@ NEXT_STEPS = {
 def _where(postmortem: Postmortem) -> str:
     if not postmortem.document_url:
         return "no document linked"
-    label = (
-        "written elsewhere"
-        if postmortem.attached
-        else ("canvas" if postmortem.canvas_id else "Markdown file")
-    )
+    if postmortem.attached:
+        label = "written elsewhere"
+    elif postmortem.confluence_page_id:
+        label = "Confluence page"
+    else:
+        label = "canvas" if postmortem.canvas_id else "Markdown file"
     return f"<{postmortem.document_url}|open the postmortem> ({label})"
 
 

@@ -84,6 +84,7 @@ class Section:
 class Document:
     sections: tuple[Section, ...]
     markdown: str  # as published: markers removed, the template's own spacing kept
+    marked: str = ""  # as rendered, markers included: who owns what, for a later publication
 
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)
@@ -250,7 +251,7 @@ def split_document(rendered: str) -> Document:
         if level < 3:
             parent_owner = (owner, declared)
     close()
-    return Document(tuple(sections), strip_markers(rendered))
+    return Document(tuple(sections), strip_markers(rendered), rendered)
 
 
 def markup_problems(rendered: str, source: str) -> list[str]:

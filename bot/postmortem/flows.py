@@ -4,15 +4,19 @@ generation is a slow-lane job, one per incident at a time (no Bolt)."""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.capture.gaps import CAPTURE_NOTICE_MARK, notice, pending_gaps
+from bot.confluence.gateway import ConfluenceFailure
 from bot.core import outbox
 from bot.core.errors import UserError
-from bot.core.outbox_worker import JobRun, JobSpec
+from bot.core.outbox_worker import Continue, JobRun, JobSpec, PermanentFailure, RetryLater
 from bot.incidents.service import incident_for_timeline, latest_incident_in_channel
-from bot.postmortem import blocks
+from bot.postmortem import blocks, pages
 from bot.postmortem.generate import check_generation, generate_postmortem
 from bot.postmortem.service import (
     attach,
@@ -28,7 +32,16 @@ from bot.slack.origin import Origin
 from bot.slack.posting import channel_key, client_or_fail
 from storage.models import CaptureGap, Incident, Postmortem, PostmortemStatus, PostmortemVersion
 
+log = logging.getLogger("postmortem_bot.postmortem")
+
 GENERATE = "postmortem.generate"
+PUBLISH_PAGE = "postmortem.publish_page"  # Confluence: a recorded version onto its page
+PAGE_PROPERTIES = "postmortem.page_properties"  # Confluence: status/owner into the properties
+# A page publication that keeps failing for passing reasons (Confluence down) is retried with
+# the outbox's backoff, then every RETRY_SLOWLY, until GIVE_UP_AFTER: nothing is lost meanwhile.
+QUICK_ATTEMPTS = 8
+RETRY_SLOWLY = timedelta(minutes=15)
+GIVE_UP_AFTER = timedelta(hours=24)
 REFRESH_MESSAGE = "postmortem.refresh_message"
 NOTE = "postmortem.note"
 OWNER_DM = "postmortem.owner_dm"
@@ -168,6 +181,7 @@ def change_status(
         )
         key = postmortem.incident.key
         enqueue_refresh(session, postmortem)
+        enqueue_properties(session, postmortem)
         enqueue_note(
             session,
             postmortem,
@@ -185,6 +199,7 @@ def change_owner(
         set_owner(session, postmortem, owner, by=user, now=services.clock())
         key = postmortem.incident.key
         enqueue_refresh(session, postmortem)
+        enqueue_properties(session, postmortem)
         enqueue_note(
             session, postmortem, f"{key} postmortem owner is now <@{owner}> (set by <@{user}>)"
         )
@@ -253,7 +268,9 @@ def run_generate(services: Services, run: JobRun) -> None:
         user_id=str(payload["user"]),
         template=payload.get("template"),
         force=bool(payload.get("force")),
-        on_saved=lambda session, saved: _generated(session, saved, run, payload),
+        on_saved=lambda session, saved: _generated(
+            session, saved, run, payload, destination_of(services, saved)
+        ),
     )
     if result.published.fallback_reason:
         note = (
@@ -266,7 +283,11 @@ def run_generate(services: Services, run: JobRun) -> None:
 
 
 def _generated(
-    session: Session, postmortem: Postmortem, run: JobRun, payload: dict[str, object]
+    session: Session,
+    postmortem: Postmortem,
+    run: JobRun,
+    payload: dict[str, object],
+    where: str = "canvas",
 ) -> None:
     """With the new version: the channel message's refresh, and the job done (one commit).
     If messages the bot had missed came in while it was being written (a gap the document says
@@ -274,6 +295,8 @@ def _generated(
     session.refresh(postmortem, with_for_update=True)  # see regenerate_after_capture
     run.finish_in(session)
     enqueue_refresh(session, postmortem)
+    if where == "confluence":  # published by its own job, from the version just recorded
+        enqueue_publish(session, postmortem, payload.get("reply_to"))
     incident = postmortem.incident
     latest = session.scalar(
         select(PostmortemVersion.markdown)
@@ -295,6 +318,126 @@ def _generated(
         )
     except outbox.Busy:
         pass
+
+
+def destination_of(services: Services, postmortem: Postmortem) -> str:
+    """Where a postmortem written with its template is published (the settings decide)."""
+    return services.settings.destination_for(postmortem.template or "")
+
+
+# -- Confluence pages (deferred publishing) -------------------------------------------------------
+
+
+def page_key(postmortem: Postmortem) -> str:
+    """One page job at a time per postmortem, in order; one publication waiting at most."""
+    return f"confluence:{postmortem.team_id}:{postmortem.id}"
+
+
+def enqueue_publish(session: Session, postmortem: Postmortem, notify: object) -> None:
+    """Publish the newest version to Confluence (a waiting publication will read it)."""
+    try:
+        outbox.enqueue(
+            session,
+            PUBLISH_PAGE,
+            {"postmortem_id": postmortem.id, "notify": notify},
+            team_id=postmortem.team_id,
+            lane=outbox.Lane.SLOW,
+            ordering_key=page_key(postmortem),
+            dedupe_key=page_key(postmortem),
+        )
+    except outbox.Busy:
+        pass  # one is waiting; it publishes whatever is newest when it runs
+
+
+def enqueue_properties(session: Session, postmortem: Postmortem) -> None:
+    """The page's properties (status, owner) follow a change made in Slack."""
+    if not postmortem.confluence_page_id:
+        return  # no page yet: the publication that makes it writes them
+    outbox.enqueue(
+        session,
+        PAGE_PROPERTIES,
+        {"postmortem_id": postmortem.id},
+        team_id=postmortem.team_id,
+        lane=outbox.Lane.SLOW,
+        ordering_key=page_key(postmortem),
+    )
+
+
+def _tell(services: Services, notify: object, text: str) -> None:
+    services.replies.respond(
+        notify if isinstance(notify, str) else None, {"text": text, "response_type": "ephemeral"}
+    )
+
+
+def _page_failure(services: Services, run: JobRun, failure: ConfluenceFailure) -> Exception:
+    """What the outbox should do with a failed page job: retry (soon, then slowly) or give up,
+    telling the person who generated it once, at the first failure."""
+    job = run.job
+    if not failure.passing:
+        return PermanentFailure(failure.reason)
+    if job.attempts == 1:
+        _tell(
+            services,
+            job.payload.get("notify"),
+            f"The postmortem is generated and saved, but not in Confluence yet: {failure.reason} "
+            "I'll publish it as soon as Confluence takes it; no need to run the command again.",
+        )
+    age = outbox.utc_now() - job.created_at
+    if age > GIVE_UP_AFTER:
+        return PermanentFailure(f"{failure.reason} (still failing after {GIVE_UP_AFTER})")
+    wait = timedelta(seconds=failure.retry_after) if failure.retry_after else None
+    if job.attempts >= QUICK_ATTEMPTS:
+        log.warning(
+            "Confluence page job %s: %s; next try in %s", job.id, failure.reason, RETRY_SLOWLY
+        )
+        return Continue(failure.reason, max(wait or RETRY_SLOWLY, RETRY_SLOWLY))
+    return RetryLater(failure.reason, wait)
+
+
+def run_publish_page(services: Services, run: JobRun) -> None:
+    job = run.job
+    postmortem_id = int(job.payload["postmortem_id"])
+    client = client_or_fail(services.client_for, job.team_id)
+    try:
+        version, published = pages.publish_newest(services, client, postmortem_id)
+    except ConfluenceFailure as failure:
+        raise _page_failure(services, run, failure) from None
+    with services.db.session() as session:
+        saved = session.get_one(Postmortem, postmortem_id)
+        session.refresh(saved, with_for_update=True)
+        saved.confluence_page_id, saved.confluence_version = published.id, version
+        saved.document_url = published.url
+        saved.canvas_id = saved.file_id = None  # the postmortem lives in Confluence now
+        run.finish_in(session)
+        enqueue_refresh(session, saved)
+        if saved.version > version:  # generated again while this was being written
+            enqueue_publish(session, saved, None)
+    log.info(
+        "postmortem %s published to Confluence page %s (version %s)",
+        postmortem_id,
+        published.id,
+        version,
+    )
+    if job.retried or published.notes:
+        text = f"The postmortem is in Confluence: <{published.url}|open the page>."
+        _tell(services, job.payload.get("notify"), " ".join([text, *published.notes]))
+
+
+def run_page_properties(services: Services, run: JobRun) -> None:
+    client = client_or_fail(services.client_for, run.job.team_id)
+    try:
+        pages.refresh_properties(services, client, int(run.job.payload["postmortem_id"]))
+    except ConfluenceFailure as failure:
+        raise _page_failure(services, run, failure) from None
+
+
+def publish_failed(services: Services, job: outbox.Job, reason: str) -> None:
+    _tell(
+        services,
+        job.payload.get("notify"),
+        f":warning: The postmortem is generated and saved (`/postmortem show`), but I couldn't "
+        f"publish it to Confluence: {reason}",
+    )
 
 
 def generation_failed(services: Services, job: outbox.Job, reason: str) -> None:
@@ -348,6 +491,13 @@ def jobs(services: Services) -> list[JobSpec]:
             lambda run: run_generate(services, run),
             on_dead=lambda job, reason: generation_failed(services, job, reason),
         ),
+        JobSpec(
+            PUBLISH_PAGE,
+            slow,
+            lambda run: run_publish_page(services, run),
+            on_dead=lambda job, reason: publish_failed(services, job, reason),
+        ),
+        JobSpec(PAGE_PROPERTIES, slow, lambda run: run_page_properties(services, run)),
         JobSpec(REFRESH_MESSAGE, fast, lambda run: run_refresh_message(services, run)),
         JobSpec(NOTE, fast, lambda run: run_note(services, run)),
         JobSpec(OWNER_DM, fast, lambda run: run_owner_dm(services, run)),

@@ -19,10 +19,11 @@ from bot.core.clock import Clock
 from bot.core.metrics import postmortem_generated
 from bot.core.settings import Settings
 from bot.incidents.service import incident_for_timeline
+from bot.postmortem import destinations
 from bot.postmortem.document import Document, split_document
 from bot.postmortem.gather import gather
 from bot.postmortem.markdown import slack_to_markdown
-from bot.postmortem.publish import Published, publish
+from bot.postmortem.publish import Published
 from bot.postmortem.recurrence import index_search_documents
 from bot.postmortem.render import environment, render_document
 from bot.postmortem.service import check_can_generate, postmortem_of, prepare_generation
@@ -150,8 +151,19 @@ def generate_postmortem(
             now=now,
         )
         previous = last_published(session, postmortem)
-        postmortem_id, canvas_id, file_id = postmortem.id, postmortem.canvas_id, postmortem.file_id
-        key, title = incident.key, slack_to_markdown(incident.title, {})
+        postmortem_id = postmortem.id
+        target = destinations.Target(
+            team_id=team_id,
+            channel_id=channel_id,
+            key=incident.key,
+            title=slack_to_markdown(incident.title, {}),
+            version=context.postmortem.version,
+            private=incident.channel_private,
+            severity=incident.severity.label,
+            canvas_id=postmortem.canvas_id,
+            file_id=postmortem.file_id,
+            page_id=postmortem.confluence_page_id,
+        )
     variables = context.as_template_vars()
     document = render_document(
         environment(settings.postmortem_templates_dir, max_chars=settings.postmortem_max_chars),
@@ -162,17 +174,12 @@ def generate_postmortem(
     )
     markdown = document.markdown
 
-    published = publish(
-        client,
-        team_id=team_id,
-        channel_id=channel_id,
-        title=f"{key} postmortem: {title}"[:255],
-        filename=f"{key}-postmortem-v{context.postmortem.version}.md",
-        document=document,
-        previous=previous,
-        canvas_id=canvas_id,
-        file_id=file_id,
-    )
+    destination = destinations.make(settings.destination_for(name), settings, client)
+    destination.check(document, target)  # what can be known locally: before anything is saved
+    if destination.deferred:  # its own outbox job publishes the version recorded below
+        published = Published(destination.name, target.page_id or "", None, pending=True)
+    else:
+        published = destination.publish(document, previous, target)
     postmortem_generated(name)
 
     with db.session() as session:
@@ -180,15 +187,17 @@ def generate_postmortem(
         version = saved.version + 1  # whatever another generation recorded meanwhile
         saved.version, saved.template, saved.updated_at = version, name, now
         saved.attached = False
-        saved.canvas_id = published.id if published.kind == "canvas" else None
-        saved.file_id = published.id if published.kind == "file" else None
-        saved.document_url = published.url
+        if not published.pending:
+            saved.canvas_id = published.id if published.kind == "canvas" else None
+            saved.file_id = published.id if published.kind == "file" else None
+            saved.document_url = published.url
         session.add(
             PostmortemVersion(
                 postmortem_id=postmortem_id,
                 version=version,
                 template=name,
                 markdown=markdown,
+                marked=document.marked,
                 generated_by=user_id,
                 generated_at=now,
             )

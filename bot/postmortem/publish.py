@@ -76,12 +76,13 @@ MAX_PROBE = 200
 
 @dataclass(frozen=True)
 class Published:
-    kind: str  # "canvas" or "file"
+    kind: str  # "canvas", "file" or "confluence" (bot.postmortem.destinations)
     id: str
     url: str | None
     fallback_reason: str | None = None  # why a file was used instead of a canvas
     notes: tuple[str, ...] = ()  # what the person who generated it should be told
     refresh: CanvasRefresh | None = None  # what happened to an existing canvas
+    pending: bool = False  # a deferred destination: its own outbox job publishes it
 
 
 @dataclass
@@ -155,14 +156,14 @@ def _create_canvas(client: WebClient, *, title: str, channel_id: str, markdown: 
     return canvas_id
 
 
-def _upload_file(
+def upload_file(
     client: WebClient,
     *,
     title: str,
     filename: str,
     channel_id: str,
     markdown: str,
-    reason: str,
+    reason: str | None,
     notes: tuple[str, ...],
 ) -> Published:
     response = client.files_upload_v2(
@@ -216,7 +217,7 @@ def publish(
             f"A file can't be edited in place, so `{filename}` is a new file next to the earlier "
             "version, which is kept as it was: copy over anything you wrote in it.",
         )
-    return _upload_file(
+    return upload_file(
         client,
         title=title,
         filename=filename,

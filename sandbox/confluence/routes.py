@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sandbox.confluence import routes_content as content
 from sandbox.confluence import routes_restrictions as restrictions
 from sandbox.confluence import routes_search as search
+from sandbox.confluence import routes_users as users
 from sandbox.confluence import routes_v2 as v2
 from sandbox.confluence.request import V1, V2, Handler
 
@@ -26,6 +27,8 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
     (V1, "POST", r"/content", content.create_content),
     (V1, "GET", r"/content/search", search.content_search),
     (V1, "GET", r"/search", search.search),
+    (V1, "GET", r"/search/user", users.search_users),
+    (V1, "GET", r"/user/current", users.current_user),
     (V1, "GET", rf"/content/{ID}", content.get_content),
     (V1, "PUT", rf"/content/{ID}", content.update_content),
     (V1, "DELETE", rf"/content/{ID}", content.delete_content),
