@@ -10,11 +10,14 @@ from bot.core.dates import warm_up
 from bot.followups import blocks, flows, modal
 from bot.followups.commands import (
     USAGE,
+    Assign,
+    ChangeStatus,
     Export,
     Help,
     ListFollowUps,
     MarkDone,
-    parse_followup_command,
+    SetDue,
+    parse_followup,
 )
 from handlers.request import Request, listener
 
@@ -22,13 +25,19 @@ from handlers.request import Request, listener
 def followup_command(request: Request) -> None:
     """Everything is recorded before the ack, which carries the private answer if any."""
     command = request.payload
-    parsed = parse_followup_command(command.get("text", ""))
+    parsed = parse_followup(command.get("text", ""))
     if isinstance(parsed, Help):
         request.answer(USAGE)
         return
     services, client, origin = request.services, request.client, request.origin
     if isinstance(parsed, MarkDone):
         request.answer(flows.mark_done(services, origin, parsed.ref))
+    elif isinstance(parsed, ChangeStatus):
+        request.answer(flows.change_status_by_command(services, origin, parsed.ref, parsed.status))
+    elif isinstance(parsed, Assign):
+        request.answer(flows.assign_by_command(services, client, origin, parsed))
+    elif isinstance(parsed, SetDue):
+        request.answer(flows.set_due_by_command(services, client, origin, parsed))
     elif isinstance(parsed, Export):
         request.answer(flows.export(services, origin, parsed, reply_to=request.response_url))
     elif isinstance(parsed, ListFollowUps):
@@ -56,20 +65,23 @@ def create_followup_submission(request: Request) -> None:
 
 
 def followup_status_button(request: Request) -> None:
-    flows.set_status(request.services, request.origin, request.payload.get("value", ""))
+    done = flows.set_status(request.services, request.origin, request.payload.get("value", ""))
     request.ack()
+    request.confirm(done)
 
 
 def followup_owner_select(request: Request) -> None:
     block, owner = request.payload.get("block_id", ""), request.payload.get("selected_user")
-    flows.set_owner(request.services, request.origin, block, owner or None)
+    done = flows.set_owner(request.services, request.origin, block, owner or None)
     request.ack()
+    request.confirm(done)
 
 
 def followup_due_picker(request: Request) -> None:
     block, selected = request.payload.get("block_id", ""), request.payload.get("selected_date")
-    flows.set_due_date(request.services, request.client, request.origin, block, selected)
+    done = flows.set_due_date(request.services, request.client, request.origin, block, selected)
     request.ack()
+    request.confirm(done)
 
 
 def followup_export_button(request: Request) -> None:

@@ -45,32 +45,36 @@ def postmortem_command(request: Request) -> None:
         return
     if isinstance(parsed, Remove):
         request.answer(flows.remove_document(services, origin))
-        return
-    if isinstance(parsed, SetStatus):
-        flows.change_status(services, origin, parsed.status)
+    elif isinstance(parsed, SetStatus):
+        request.answer(flows.change_status(services, origin, parsed.status))
     elif isinstance(parsed, SetOwner):
-        flows.change_owner(services, origin, parsed.user_id)
+        request.answer(flows.change_owner(services, request.client, origin, parsed.user_id))
     else:
         assert isinstance(parsed, Attach)
-        flows.attach_document(services, origin, parsed.url)
-    request.ack()
+        request.answer(flows.attach_document(services, origin, parsed.url))
 
 
 def postmortem_status_button(request: Request) -> None:
     raw_id, _, status = request.payload["value"].partition(":")
-    flows.change_status(
+    done = flows.change_status(
         request.services, request.origin, PostmortemStatus(status), postmortem_id=int(raw_id)
     )
     request.ack()
+    request.confirm(done)
 
 
 def postmortem_owner_select(request: Request) -> None:
     action = request.payload
     postmortem_id = int(action.get("block_id", "").removeprefix("postmortem-"))
-    flows.change_owner(
-        request.services, request.origin, action["selected_user"], postmortem_id=postmortem_id
+    done = flows.change_owner(
+        request.services,
+        request.client,
+        request.origin,
+        action["selected_user"],
+        postmortem_id=postmortem_id,
     )
     request.ack()
+    request.confirm(done)
 
 
 def register(app: App) -> None:

@@ -92,6 +92,22 @@ class Request:
         message["replace_original"] = replace_original
         self.services.replies.respond(self.response_url, message)
 
+    def confirm(self, text: str, *, channel_id: str | None = None) -> None:
+        """Tell the person who clicked or submitted what their change did, privately, after
+        the ack: through the response_url when the request has one (message buttons), else as
+        an ephemeral message in `channel_id` (a modal's channel, from its metadata) or the
+        request's channel. App Home has neither, and shows the change itself."""
+        if self.services.replies.respond(
+            self.response_url,
+            {"text": text, "response_type": "ephemeral", "replace_original": False},
+        ):
+            return
+        channel = channel_id or self.channel_id
+        if channel and self.user_id:
+            self.services.replies.ephemeral(
+                self.client, channel=channel, user=self.user_id, text=text
+            )
+
 
 Listener = Callable[[Request], None]
 

@@ -150,6 +150,24 @@ def test_demo_writes_a_postmortem(tmp_path: Path) -> None:
         assert section in text
     assert "Add a canary stage to checkout deploys — owner Bob Dev" in text
     assert "deploy 4812 touched the payment client" in text
+    # the simulated clock gives real metrics: impact at T+0, pager at T+7, rollback at T+33,
+    # resolved at T+85, impact ended at the rollback (sandbox/demo.py)
+    for metric in (
+        "- **Time to detect:** 7m (impact started → detected)",
+        "- **Time to mitigate:** 33m (impact started → mitigated)",
+        "- **Time to resolve:** 1h 25m (impact started → resolved)",
+        "- **Impact duration:** 33m (impact started → impact ended, else resolved)",
+    ):
+        assert metric in text, metric
+        assert metric in result.stdout, metric  # printed at the end too
+    assert "after declaration" not in text
+    assert "version 2" in text  # generated again after the person's edit...
+    summary = text[text.index("## Summary") : text.index("## Leadup")]
+    assert "starved checkout of connections" in summary  # ...which survived it
+    assert "> ✏️" not in summary  # and the prompt it replaced did not come back
+    leadup = text[text.index("### Leadup events") : text.index("## Fault")]
+    assert "deploying 4812 (payment client upgrade) to checkout" in leadup
+    assert "written in the canvas between the two generations: kept." in result.stdout
 
 
 def test_demo_publishes_to_a_fake_confluence(tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ from bot.followups.commands import (
     MarkDone,
     SetDue,
     parse_followup,
-    parse_followup_command,
     parse_ref,
     resolve,
     resolve_due,
@@ -137,7 +136,7 @@ JUNK = [
 @pytest.mark.parametrize(("text", "message"), JUNK, ids=[j[0][:30] for j in JUNK])
 def test_junk_is_explained(text: str, message: str) -> None:
     with pytest.raises(UserError, match=None) as raised:
-        parse_followup_command(text)
+        parse_followup(text)
     assert message in raised.value.message
 
 
@@ -293,7 +292,7 @@ _texts = st.one_of(
 @given(_texts)
 def test_no_command_text_crashes_the_parser(text: str) -> None:
     try:
-        parse_followup_command(text)
+        parse_followup(text)
     except UserError:
         pass
 
@@ -383,9 +382,3 @@ def test_due_subcommand_dates_are_read_in_the_users_zone() -> None:
     )
     with pytest.raises(UserError, match="2026-12-01"):
         resolve_due(SetDue(FollowUpRef(2, None), "someday"), now=late_friday_utc, tz_name=None)
-
-
-@pytest.mark.parametrize("text", ["reopen F1", "start 2", "assign F2 nobody", "due F2 friday"])
-def test_the_listeners_parser_points_at_the_buttons_until_wired(text: str) -> None:
-    with pytest.raises(UserError, match="Use the buttons"):
-        parse_followup_command(text)

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from bot.core.errors import UserError
 from bot.followups.commands import SUBCOMMANDS as FOLLOWUP_SUBCOMMANDS
-from bot.followups.commands import CreateFollowUp, parse_followup, parse_followup_command
-from bot.incidents.commands import Declare, parse_incident, parse_incident_command
+from bot.followups.commands import CreateFollowUp, parse_followup
+from bot.incidents.commands import Declare, parse_incident
 from bot.postmortem.commands import SUBCOMMANDS as POSTMORTEM_SUBCOMMANDS
 from bot.postmortem.commands import Generate, parse_postmortem_command
 
@@ -53,14 +53,13 @@ def _unquoted(text: str) -> bool:
 @example("declare Checkout sev2 down")
 def test_a_declared_title_never_holds_a_severity_or_priority_word(text: str) -> None:
     for command_text in (text, f"declare {text}"):
-        for parse in (parse_incident, parse_incident_command):
-            try:
-                command = parse(command_text)
-            except UserError:
-                continue
-            if isinstance(command, Declare) and _unquoted(command_text):
-                words = command.title.split()
-                assert not any(SEVERITY_OR_PRIORITY.match(w) for w in words), command
+        try:
+            command = parse_incident(command_text)
+        except UserError:
+            continue
+        if isinstance(command, Declare) and _unquoted(command_text):
+            words = command.title.split()
+            assert not any(SEVERITY_OR_PRIORITY.match(w) for w in words), command
 
 
 @settings(max_examples=600, deadline=None)
@@ -70,15 +69,14 @@ def test_a_declared_title_never_holds_a_severity_or_priority_word(text: str) -> 
 @example("Fix it p0")
 @example("<@U0BOB> reopen the port p2")
 def test_a_follow_up_title_never_starts_with_a_subcommand_or_holds_a_priority(text: str) -> None:
-    for parse in (parse_followup, parse_followup_command):
-        try:
-            command = parse(text)
-        except UserError:
-            continue
-        if isinstance(command, CreateFollowUp) and _unquoted(text):
-            words = command.title.split()
-            assert words and words[0].lower().rstrip(":,.;!") not in FOLLOWUP_SUBCOMMANDS
-            assert not any(PRIORITY.match(w) for w in words), command
+    try:
+        command = parse_followup(text)
+    except UserError:
+        return
+    if isinstance(command, CreateFollowUp) and _unquoted(text):
+        words = command.title.split()
+        assert words and words[0].lower().rstrip(":,.;!") not in FOLLOWUP_SUBCOMMANDS
+        assert not any(PRIORITY.match(w) for w in words), command
 
 
 @settings(max_examples=400, deadline=None)

@@ -16,7 +16,6 @@ from bot.incidents.commands import (
     SetStatus,
     ShowStatus,
     parse_incident,
-    parse_incident_command,
     read_key_times_edit,
     read_time,
 )
@@ -46,7 +45,7 @@ from storage.models import Incident, IncidentStatus, KeyTime, KeyTimeVia, Severi
     ],
 )
 def test_parses(text: str, expected: object) -> None:
-    assert parse_incident_command(text) == expected
+    assert parse_incident(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -64,13 +63,13 @@ def test_parses(text: str, expected: object) -> None:
 )
 def test_errors_say_what_is_wrong(text: str, says: str) -> None:
     with pytest.raises(UserError) as caught:
-        parse_incident_command(text)
+        parse_incident(text)
     assert says in caught.value.message
 
 
 def test_unknown_subcommand_error_does_not_echo_a_ping() -> None:
     with pytest.raises(UserError) as caught:
-        parse_incident_command("<!channel> hello")
+        parse_incident("<!channel> hello")
     assert "<!channel>" not in caught.value.message
     assert "/incident declare" in caught.value.message  # usage follows
 
@@ -194,12 +193,3 @@ def test_the_key_times_modal_shows_what_was_set_and_what_is_derived() -> None:
     assert all(b["optional"] for b in inputs.values())
     declared_line = view["blocks"][1]["text"]["text"]
     assert declared_line == "*Declared*: 2026-11-22 14:00 UTC, from when it was declared"
-
-
-@pytest.mark.parametrize(
-    "text", ["mitigated at 14:32", "resolved 14:32", "impact started 13:58", "times", "reopen"]
-)
-def test_the_listeners_parser_refuses_what_is_not_wired_yet(text: str) -> None:
-    """Until their flows are wired, these are refused in words, never done without the time."""
-    with pytest.raises(UserError, match="isn't available yet"):
-        parse_incident_command(text)

@@ -198,10 +198,12 @@ def test_status_owner_attach_remove_show(bench: Bench) -> None:
     eventually(lambda: postmortem(bench).status is PostmortemStatus.COMPLETED)  # type: ignore[union-attr]
     assert "Completed" in bench.reply_to("/postmortem", "show")["text"]
 
-    # attach: http(s) only; remove: unlink, never delete
+    # attach: http(s) only; remove: unlink, never delete (a Completed one: moved back first)
     assert "starts with http" in bench.reply_to("/postmortem", "attach ftp://files/x")["text"]
     bench.command("/postmortem", "attach <https://wiki.example.com/inc-1>")
     eventually(lambda: postmortem(bench).document_url == "https://wiki.example.com/inc-1")  # type: ignore[union-attr]
+    assert "is Completed, so I won't unlink it" in bench.reply_to("/postmortem", "remove")["text"]
+    bench.command("/postmortem", "status in-review", user=CAROL)
     removed = bench.reply_to("/postmortem", "remove")
     assert "The document is untouched: https://wiki.example.com/inc-1" in removed["text"]
     assert postmortem(bench).document_url is None  # type: ignore[union-attr]
@@ -213,6 +215,7 @@ def test_status_owner_attach_remove_show(bench: Bench) -> None:
         "Postmortem owner: <@U0ALICE> → <@U0CAROL>",
         "Postmortem attached: https://wiki.example.com/inc-1",
         "Postmortem unlinked from the incident",
+        "Postmortem status: Completed → In Review",
     ):
         assert expected in texts
 

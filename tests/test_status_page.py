@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.core.errors import UserError
-from bot.incidents.commands import SetComponents, Update, parse_incident_command
+from bot.incidents.commands import SetComponents, Update, parse_incident
 from bot.incidents.service import Workspace, change_status, declare_incident
 from bot.status.service import post_update, set_components
 from sandbox.harness import wait_until
@@ -69,19 +69,17 @@ def _declare(bench: Bench, text: str, channel: str = INCIDENT_CHANNEL) -> None:
 
 
 def test_update_and_components_parse_options_before_or_after_the_text() -> None:
-    assert parse_incident_command(
+    assert parse_incident(
         "update --public --component API,checkout Rolling back\nthe deploy"
     ) == Update("Rolling back\nthe deploy", ("api", "checkout"), True)
-    assert parse_incident_command("update Still looking --components=db --public") == Update(
+    assert parse_incident("update Still looking --components=db --public") == Update(
         "Still looking", ("db",), True
     )
-    assert parse_incident_command("update \u2014public ran deploy --force") == Update(
+    assert parse_incident("update \u2014public ran deploy --force") == Update(
         "ran deploy --force", (), True
     )
-    assert parse_incident_command("components api, checkout api") == SetComponents(
-        ("api", "checkout")
-    )
-    assert parse_incident_command("components none") == SetComponents(())
+    assert parse_incident("components api, checkout api") == SetComponents(("api", "checkout"))
+    assert parse_incident("components none") == SetComponents(())
 
 
 @pytest.mark.parametrize(
@@ -99,7 +97,7 @@ def test_update_and_components_parse_options_before_or_after_the_text() -> None:
 )
 def test_update_junk_is_refused_with_the_right_usage(text: str, expected: str) -> None:
     with pytest.raises(UserError) as caught:
-        parse_incident_command(text)
+        parse_incident(text)
     assert expected in caught.value.message
 
 

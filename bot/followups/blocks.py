@@ -223,6 +223,26 @@ def change_note(followup: FollowUp, change: Change) -> str:
     return f"{who} changed {change.field.value} of *{followup.key}*"
 
 
+def confirmation(followup: FollowUp, field: FollowUpField) -> str:
+    """The private answer to whoever changed a follow-up (command or button): its state now;
+    the channel sees the change in the announcement and its thread."""
+    if field is FollowUpField.STATUS:
+        return f"Marked {followup.key} {followup.status.label}."
+    if field is FollowUpField.OWNER:
+        if followup.owner_id is None:
+            return f"{followup.key} is now unassigned; the commander can assign it."
+        return f"{followup.key} is now owned by <@{followup.owner_id}>."
+    return f"{followup.key} is now due {format_date(followup.due_date)}."
+
+
+def unchanged(followup: FollowUp, field: FollowUpField) -> str:
+    """The private answer when a change asked for is already so (nothing was saved)."""
+    if field is FollowUpField.OWNER:
+        owner = f"owned by <@{followup.owner_id}>" if followup.owner_id else "unassigned"
+        return f"{followup.key} is already {owner}; nothing changed."
+    return f"{followup.key} is already due {format_date(followup.due_date)}; nothing changed."
+
+
 def list_heading(scope: ListScope, *, incident_key: str | None) -> str:
     where = f" of {incident_key}" if incident_key else ""
     return {

@@ -169,22 +169,6 @@ def _command_word(word: str) -> str:
     return word.lower().rstrip(":,.;!")
 
 
-WiredFollowUpCommand = Help | ListFollowUps | MarkDone | Export | CreateFollowUp
-
-
-def parse_followup_command(text: str) -> WiredFollowUpCommand:
-    """`parse_followup`, narrowed to what the `/followup` listener handles today: start,
-    wontdo, reopen, assign and due are refused in words (pointing at the buttons) until their
-    flows are wired; never turned into a follow-up. Once wired, call `parse_followup`."""
-    parsed = parse_followup(text)
-    if isinstance(parsed, ChangeStatus | Assign | SetDue):
-        raise UserError(
-            "Use the buttons on the follow-up's announcement for that for now "
-            "(`/followup done <id>` works as a command)."
-        )
-    return parsed
-
-
 def parse_followup(text: str) -> FollowUpCommand:
     """The whole `/followup` grammar."""
     text = text.strip()

@@ -20,12 +20,15 @@ from bot.core.errors import UserError
 from bot.core.outbox_worker import JobRun, JobSpec
 from bot.followups import announcement, blocks, modal
 from bot.followups.commands import (
+    Assign,
     CreateFollowUp,
     Export,
     FollowUpRef,
     ListScope,
     NewFollowUp,
+    SetDue,
     resolve,
+    resolve_due,
 )
 from bot.followups.service import (
     Change,
@@ -51,7 +54,7 @@ from bot.slack.mrkdwn import from_editable
 from bot.slack.once import post_once
 from bot.slack.origin import Origin
 from bot.slack.posting import channel_key, client_or_fail
-from bot.slack.users import user_timezone
+from bot.slack.users import require_user, user_timezone
 from storage.models import FollowUp, FollowUpField, FollowUpStatus
 
 log = logging.getLogger("postmortem_bot.followups")
@@ -135,64 +138,121 @@ def followup_id(raw: object) -> int:
     raise UserError(STALE)
 
 
-def change_followup(services: Services, team_id: str, raw_id: object, change: ChangeFn) -> FollowUp:
+def change_followup(
+    services: Services, team_id: str, raw_id: object, change: ChangeFn
+) -> tuple[FollowUp, Change | None]:
     """Load a follow-up of this workspace by the id a control carried and change it, with what
     the change implies, in one transaction (a stale or foreign id is a UserError)."""
     with services.db.session() as session:
         followup = get_followup(session, team_id=team_id, followup_id=followup_id(raw_id))
-        enqueue_change(session, services, followup, change(session, followup))
-        return followup
+        done = change(session, followup)
+        enqueue_change(session, services, followup, done)
+        return followup, done
+
+
+def _answer(followup: FollowUp, field: FollowUpField, done: Change | None) -> str:
+    return blocks.confirmation(followup, field) if done else blocks.unchanged(followup, field)
 
 
 def mark_done(services: Services, origin: Origin, ref: FollowUpRef) -> str:
     """`/followup done <id>`; the private confirmation."""
+    return change_status_by_command(services, origin, ref, FollowUpStatus.DONE)
+
+
+def change_status_by_command(
+    services: Services, origin: Origin, ref: FollowUpRef, status: FollowUpStatus
+) -> str:
+    """`/followup start|done|wontdo|reopen <id>`: as the buttons do (the announcement is
+    refreshed and the change noted in its thread; an exported one moves in Jira); the private
+    confirmation."""
     with services.db.session() as session:
         followup = find_followup(
             session, team_id=origin.team_id, channel_id=origin.channel_id, ref=ref
         )
-        change = change_status(
-            session, followup, FollowUpStatus.DONE, by=origin.user_id, now=services.clock()
-        )
+        change = change_status(session, followup, status, by=origin.user_id, now=services.clock())
         enqueue_change(session, services, followup, change)
-        return f"Marked {followup.key} done."
+        return blocks.confirmation(followup, FollowUpField.STATUS)
 
 
-def set_status(services: Services, origin: Origin, value: object) -> None:
-    """A status button on the announcement: its value is `<id>:<status>`."""
+def assign_by_command(services: Services, client: WebClient, origin: Origin, parsed: Assign) -> str:
+    """`/followup assign <id> @someone|nobody`: someone Slack does not know in this workspace
+    is refused before anything is saved; the private confirmation."""
+    now = services.clock()
+    if parsed.owner_id is not None:
+        require_user(services.db, client, team_id=origin.team_id, user_id=parsed.owner_id, now=now)
+    with services.db.session() as session:
+        followup = find_followup(
+            session, team_id=origin.team_id, channel_id=origin.channel_id, ref=parsed.ref
+        )
+        change = reassign(session, followup, parsed.owner_id, by=origin.user_id, now=now)
+        enqueue_change(session, services, followup, change)
+        return _answer(followup, FollowUpField.OWNER, change)
+
+
+def set_due_by_command(
+    services: Services, client: WebClient, origin: Origin, parsed: SetDue
+) -> str:
+    """`/followup due <id> <date>`: the date read in the person's zone, refused in the past;
+    the private confirmation."""
+    now, team = services.clock(), origin.team_id
+    with services.db.session() as session:  # fail fast on a wrong id, before Slack
+        find_followup(session, team_id=team, channel_id=origin.channel_id, ref=parsed.ref)
+    tz = user_timezone(services.db, client, team_id=team, user_id=origin.user_id, now=now)
+    due = check_due_date(
+        resolve_due(parsed, now=now, tz_name=tz),
+        today=local_today(now, tz),
+        shown=parsed.due_text,
+    )
+    with services.db.session() as session:
+        followup = find_followup(
+            session, team_id=team, channel_id=origin.channel_id, ref=parsed.ref
+        )
+        change = change_due_date(session, followup, due, by=origin.user_id, now=now)
+        enqueue_change(session, services, followup, change)
+        return _answer(followup, FollowUpField.DUE_DATE, change)
+
+
+def set_status(services: Services, origin: Origin, value: object) -> str:
+    """A status button on the announcement: its value is `<id>:<status>`; the private
+    confirmation."""
     raw_id, _, raw_status = str(value or "").partition(":")
     status, by, now = _status(raw_status), origin.user_id, services.clock()
-    change_followup(
+    followup, done = change_followup(
         services,
         origin.team_id,
         raw_id,
         lambda session, item: change_status(session, item, status, by=by, now=now),
     )
+    return _answer(followup, FollowUpField.STATUS, done)
 
 
-def set_owner(services: Services, origin: Origin, block_id: str, owner: str | None) -> None:
-    """The owner picker on the announcement (no owner: unassigned)."""
+def set_owner(services: Services, origin: Origin, block_id: str, owner: str | None) -> str:
+    """The owner picker on the announcement (no owner: unassigned); the private confirmation."""
     by, now = origin.user_id, services.clock()
-    change_followup(
+    followup, done = change_followup(
         services,
         origin.team_id,
         blocks.followup_id_from_block(block_id),
         lambda session, item: reassign(session, item, owner, by=by, now=now),
     )
+    return _answer(followup, FollowUpField.OWNER, done)
 
 
 def set_due_date(
     services: Services, client: WebClient, origin: Origin, block_id: str, selected: object
-) -> None:
-    """The due-date picker on the announcement; a date in the past (for them) is refused."""
+) -> str:
+    """The due-date picker on the announcement; a date in the past (for them) is refused. The
+    private confirmation."""
     now, due, team, by = services.clock(), _date(selected), origin.team_id, origin.user_id
     tz = user_timezone(services.db, client, team_id=team, user_id=by, now=now)
     check_due_date(due, today=local_today(now, tz))
-    change_followup(
+    followup, done = change_followup(
         services,
         team,
         blocks.followup_id_from_block(block_id),
         lambda session, item: change_due_date(session, item, due, by=by, now=now),
     )
+    return _answer(followup, FollowUpField.DUE_DATE, done)
 
 
 def list_answer(

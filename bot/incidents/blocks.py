@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.formatting import format_duration, slack_date
 from bot.incidents.keytimes import SETTABLE, KeyTimes, Metrics, Moment
@@ -194,10 +195,7 @@ def key_times_summary(times: KeyTimes, metrics: Metrics) -> str:
     """The key times and metrics in one mrkdwn text (for `/incident status` and the answer to
     a change of key time)."""
     lines = [f"*{m.label}*: {_source(m)}" for m in times.all()]
-    for metric in metrics.all():
-        value = format_duration(metric.value) if metric.value is not None else "unknown"
-        lines.append(f"*{metric.label}*: {value} ({metric.definition})")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_metric_lines(metrics)])
 
 
 def incident_reopened(incident: Incident, *, by: str, was: IncidentStatus) -> tuple[str, Blocks]:
@@ -211,7 +209,69 @@ def incident_reopened(incident: Incident, *, by: str, was: IncidentStatus) -> tu
 
 
 def key_time_set(incident: Incident, moment: Moment, *, by: str) -> tuple[str, Blocks]:
-    """Posted in the channel when someone sets a key time by command or in the modal."""
-    when = f"{_utc(moment.at)} UTC" if moment.at is not None else "worked out from the timeline"
-    text = f"{incident.key}: *{moment.label.lower()}* is now {when} (set by <@{by}>)."
+    """Posted in the channel when someone sets a key time by command or in the modal (or
+    clears it in the modal: then it is worked out from the timeline again)."""
+    label = moment.label.lower()
+    if not moment.derived and moment.at is not None:
+        text = f"{incident.key}: *{label}* is now {_utc(moment.at)} UTC (set by <@{by}>)."
+    elif moment.at is not None:
+        text = (
+            f"{incident.key}: *{label}* is worked out from the timeline again: "
+            f"{_utc(moment.at)} UTC, from {moment.source} (cleared by <@{by}>)."
+        )
+    else:
+        text = (
+            f"{incident.key}: *{label}* is worked out from the timeline again (cleared by <@{by}>)."
+        )
     return text, [_context(text)]
+
+
+def _local(moment: datetime, tz_name: str | None) -> str:
+    """`08:30 in Europe/Paris, your time zone` next to a UTC time, for a person not on UTC."""
+    if not tz_name or tz_name == "UTC":
+        return ""
+    try:
+        zone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    local = moment.astimezone(zone)
+    day = "" if local.date() == moment.astimezone(UTC).date() else f"{local:%b} {local.day}, "
+    return f" ({day}{local:%H:%M} in {tz_name}, your time zone)"
+
+
+def key_time_answer(
+    incident: Incident, moment: Moment, figures: Metrics, *, tz_name: str | None
+) -> str:
+    """The private answer to a key time set by command: the time as it was read (UTC, and the
+    person's own zone, so a misread zone shows at once) and the metrics it moves."""
+    assert moment.at is not None
+    lines = [
+        f"{incident.key}: *{moment.label.lower()}* is now {_utc(moment.at)} UTC"
+        f"{_local(moment.at, tz_name)}. Everyone in the channel sees the change.",
+        *_metric_lines(figures),
+        "See every key time with `/incident status`; correct them with `/incident times`.",
+    ]
+    return "\n".join(lines)
+
+
+def key_times_saved(
+    incident: Incident, changed: list[KeyTime], times: KeyTimes, figures: Metrics
+) -> str:
+    """The private answer to the *Edit key times* modal: what changed, and the metrics now."""
+    if not changed:
+        return f"{incident.key}: the key times were already like that; nothing changed."
+    names = ", ".join(f"*{kind.label.lower()}*" for kind in changed)
+    return "\n".join(
+        [
+            f"Saved {incident.key}'s key times ({names} changed; the channel was told).",
+            key_times_summary(times, figures),
+        ]
+    )
+
+
+def _metric_lines(figures: Metrics) -> list[str]:
+    lines = []
+    for metric in figures.all():
+        value = format_duration(metric.value) if metric.value is not None else "unknown"
+        lines.append(f"*{metric.label}*: {value} ({metric.definition})")
+    return lines

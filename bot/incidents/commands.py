@@ -359,30 +359,6 @@ def _parse_impact(rest: str) -> SetKeyTime:
     return SetKeyTime(kind, words)
 
 
-WiredIncidentCommand = (
-    Help | Declare | ShowStatus | SetSeverity | SetStatus | Update | SetComponents
-)
-
-
-def parse_incident_command(text: str) -> WiredIncidentCommand:
-    """`parse_incident`, narrowed to what the `/incident` listener handles today.
-
-    The key-time commands, `/incident times` and `/incident reopen` need their flows wired;
-    until then they are refused in words rather than done wrong (a time after `mitigated`
-    would otherwise be dropped). Once wired, the listener calls `parse_incident` directly.
-    """
-    parsed = parse_incident(text)
-    if isinstance(parsed, SetStatus) and parsed.at_words is not None:
-        raise UserError(
-            f"`/incident {parsed.status.value} at <time>` isn't available yet. Run "
-            f"`/incident {parsed.status.value}`, then move the “Status changed to "
-            f"{parsed.status.value}” event to the right time in `/timeline list`."
-        )
-    if isinstance(parsed, SetKeyTime | EditKeyTimes | Reopen):
-        raise UserError("That `/incident` command isn't available yet.\n\n" + USAGE)
-    return parsed
-
-
 def read_time(words: str, *, now: datetime, tz_name: str | None, what: str) -> datetime:
     """The moment in `SetStatus.at_words`/`SetKeyTime.at_words`, in the user's time zone
     (same grammar as `/timeline at`); nothing may follow it, and it can't be in the future."""

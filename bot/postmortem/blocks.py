@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.postmortem.publish import Published
 from bot.slack.mrkdwn import plain_text, safe_mrkdwn
 from storage.models import Incident, Postmortem, PostmortemStatus
 
@@ -97,3 +98,20 @@ def owner_dm(incident: Incident, postmortem: Postmortem, *, by: str) -> str:
         f"({plain_text(incident.title)[:100]}), status {postmortem.status.label}.{link} "
         f"Its channel: <#{incident.channel_id}>."
     )
+
+
+def generated_note(key: str, version: int, published: Published) -> str:
+    """What the person who ran `/postmortem generate` is told privately once it is out: where,
+    and for a regeneration what was refreshed and what was left as people wrote it."""
+    where = {"canvas": "canvas", "confluence": "Confluence page"}.get(
+        published.kind, "Markdown file"
+    )
+    link = f" <{published.url}|Open it>." if published.url else ""
+    lines = [f"The {key} postmortem (version {version}) is published as a {where}.{link}"]
+    if published.fallback_reason:
+        lines.append(
+            f"Canvases aren't available here (Slack said `{published.fallback_reason}`), so I "
+            "uploaded the postmortem as a Markdown file instead."
+        )
+    lines += [f"• {note}" for note in published.notes]
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from slack_sdk import WebClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,11 +16,12 @@ from bot.confluence.gateway import ConfluenceFailure
 from bot.core import outbox
 from bot.core.errors import UserError
 from bot.core.outbox_worker import Continue, JobRun, JobSpec, PermanentFailure, RetryLater
-from bot.incidents.service import incident_for_timeline, latest_incident_in_channel
+from bot.incidents.service import latest_incident_in_channel
 from bot.postmortem import blocks, pages
 from bot.postmortem.generate import check_generation, generate_postmortem
 from bot.postmortem.service import (
     attach,
+    incident_for_postmortem,
     postmortem_of,
     remove,
     require_postmortem,
@@ -30,6 +32,7 @@ from bot.services import Services
 from bot.slack.once import post_once
 from bot.slack.origin import Origin
 from bot.slack.posting import channel_key, client_or_fail
+from bot.slack.users import require_user
 from storage.models import CaptureGap, Incident, Postmortem, PostmortemStatus, PostmortemVersion
 
 log = logging.getLogger("postmortem_bot.postmortem")
@@ -75,7 +78,7 @@ def request_generation(
     """Check, then write the generation down as a job; the private answer."""
     check_generation(services.db, team_id=origin.team_id, channel_id=origin.channel_id, force=force)
     with services.db.session() as session:
-        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        incident = incident_for_postmortem(session, origin.team_id, origin.channel_id)
         try:
             outbox.enqueue(
                 session,
@@ -166,8 +169,9 @@ def change_status(
     origin: Origin,
     status: PostmortemStatus,
     postmortem_id: int | None = None,
-) -> None:
-    """Draft → In Review → Completed, by command (this channel's) or button (`postmortem_id`)."""
+) -> str:
+    """Draft → In Review → Completed, by command (this channel's) or button (`postmortem_id`);
+    the private confirmation."""
     user = origin.user_id
     with services.db.session() as session:
         postmortem = _postmortem(session, origin, postmortem_id)
@@ -187,16 +191,24 @@ def change_status(
             postmortem,
             f"{key} postmortem: {previous.label} → *{status.label}* (by <@{user}>)",
         )
+    return f"{key}'s postmortem is now *{status.label}* (it was {previous.label})."
 
 
 def change_owner(
-    services: Services, origin: Origin, owner: str, postmortem_id: int | None = None
-) -> None:
-    """A new owner, by command or the message's picker; the owner gets a DM."""
-    user = origin.user_id
+    services: Services,
+    client: WebClient,
+    origin: Origin,
+    owner: str,
+    postmortem_id: int | None = None,
+) -> str:
+    """A new owner, by command or the message's picker; the owner gets a DM. Someone Slack
+    does not know in this workspace is refused before anything is saved. The private
+    confirmation."""
+    user, now = origin.user_id, services.clock()
+    require_user(services.db, client, team_id=origin.team_id, user_id=owner, now=now)
     with services.db.session() as session:
         postmortem = _postmortem(session, origin, postmortem_id)
-        set_owner(session, postmortem, owner, by=user, now=services.clock())
+        set_owner(session, postmortem, owner, by=user, now=now)
         key = postmortem.incident.key
         enqueue_refresh(session, postmortem)
         enqueue_properties(session, postmortem)
@@ -209,42 +221,55 @@ def change_owner(
             {"owner": owner, "text": blocks.owner_dm(postmortem.incident, postmortem, by=user)},
             team_id=postmortem.team_id,
         )
+    return f"<@{owner}> now owns {key}'s postmortem; I'm sending them a DM."
 
 
-def attach_document(services: Services, origin: Origin, url: str) -> None:
+def attach_document(services: Services, origin: Origin, url: str) -> str:
     """`/postmortem attach <url>`: link a postmortem written elsewhere (not during a
-    generation of the same incident)."""
+    generation of the same incident); the private confirmation."""
     with services.db.session() as session:
-        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        incident = incident_for_postmortem(session, origin.team_id, origin.channel_id)
         if outbox.live_job(session, generation_key(incident)):
             raise UserError(BUSY.format(key=incident.key))
         postmortem = attach(session, incident, url, by=origin.user_id, now=services.clock())
         enqueue_refresh(session, postmortem)
+        linked, status = postmortem.document_url, postmortem.status.label
+    return (
+        f"Linked {incident.key}'s postmortem to {linked} (status {status}). "
+        "`/postmortem generate --force` would replace the link with a generated one."
+    )
 
 
 def show(services: Services, origin: Origin) -> str:
     """`/postmortem show`: status, owner and link."""
     with services.db.session() as session:
-        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        incident = incident_for_postmortem(session, origin.team_id, origin.channel_id)
         postmortem = require_postmortem(session, incident)
         return blocks.summary_line(incident, postmortem)
 
 
 def remove_document(services: Services, origin: Origin) -> str:
-    """`/postmortem remove`: unlink (the document itself is never deleted); the private answer."""
+    """`/postmortem remove`: unlink (the document itself is never deleted; a Completed one is
+    refused); the private answer."""
     with services.db.session() as session:
-        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        incident = incident_for_postmortem(session, origin.team_id, origin.channel_id)
         postmortem = require_postmortem(session, incident)
+        was = postmortem.status
         url = remove(session, postmortem, by=origin.user_id, now=services.clock())
         enqueue_refresh(session, postmortem)
-        key = incident.key
+        key, now_status = incident.key, postmortem.status
     kept = f" The document is untouched: {url}" if url else ""
-    return f"Unlinked the postmortem from {key}.{kept} `/postmortem generate` writes a new one."
+    draft = (
+        f" It is a {now_status.label} again (it was {was.label})." if was is not now_status else ""
+    )
+    return (
+        f"Unlinked the postmortem from {key}.{kept}{draft} `/postmortem generate` writes a new one."
+    )
 
 
 def _postmortem(session: Session, origin: Origin, postmortem_id: int | None) -> Postmortem:
     if postmortem_id is None:
-        incident = incident_for_timeline(session, origin.team_id, origin.channel_id)
+        incident = incident_for_postmortem(session, origin.team_id, origin.channel_id)
         return require_postmortem(session, incident)
     postmortem = session.get(Postmortem, postmortem_id)
     if postmortem is None or postmortem.team_id != origin.team_id:
@@ -272,14 +297,15 @@ def run_generate(services: Services, run: JobRun) -> None:
             session, saved, run, payload, destination_of(services, saved)
         ),
     )
-    if result.published.fallback_reason:
-        note = (
-            f"Canvases aren't available here (Slack said `{result.published.fallback_reason}`), "
-            "so I uploaded the postmortem as a Markdown file instead."
-        )
-        services.replies.respond(
-            payload.get("reply_to"), {"text": note, "response_type": "ephemeral"}
-        )
+    if result.published.pending:
+        return  # the page job says where it is once Confluence has it
+    services.replies.respond(
+        payload.get("reply_to"),
+        {
+            "text": blocks.generated_note(result.key, result.version, result.published),
+            "response_type": "ephemeral",
+        },
+    )
 
 
 def _generated(
@@ -412,15 +438,14 @@ def run_publish_page(services: Services, run: JobRun) -> None:
         enqueue_refresh(session, saved)
         if saved.version > version:  # generated again while this was being written
             enqueue_publish(session, saved, None)
+        key = saved.incident.key
     log.info(
         "postmortem %s published to Confluence page %s (version %s)",
         postmortem_id,
         published.id,
         version,
     )
-    if job.retried or published.notes:
-        text = f"The postmortem is in Confluence: <{published.url}|open the page>."
-        _tell(services, job.payload.get("notify"), " ".join([text, *published.notes]))
+    _tell(services, job.payload.get("notify"), blocks.generated_note(key, version, published))
 
 
 def run_page_properties(services: Services, run: JobRun) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from bot.core.clock import Clock
 from bot.core.metrics import postmortem_generated
 from bot.core.settings import Settings
-from bot.incidents.service import incident_for_timeline
 from bot.postmortem import destinations
 from bot.postmortem.document import Document, split_document
 from bot.postmortem.gather import gather
@@ -26,7 +25,12 @@ from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.publish import Published
 from bot.postmortem.recurrence import index_search_documents
 from bot.postmortem.render import environment, render_document
-from bot.postmortem.service import check_can_generate, postmortem_of, prepare_generation
+from bot.postmortem.service import (
+    check_can_generate,
+    incident_for_postmortem,
+    postmortem_of,
+    prepare_generation,
+)
 from bot.slack.users import get_user
 from bot.timeline.service import record_event
 from storage.db import Database
@@ -52,6 +56,7 @@ class Generated:
     version: int
     template: str
     published: Published
+    key: str  # the incident's, for what the person who asked is told
 
 
 def _people(db: Database, incident: Incident) -> set[str]:
@@ -106,7 +111,7 @@ def last_published(session: Session, postmortem: Postmortem) -> Document | None:
 def check_generation(db: Database, *, team_id: str, channel_id: str, force: bool) -> None:
     """Refuse early (no incident here, Completed without --force), before any Slack call."""
     with db.session() as session:
-        incident = incident_for_timeline(session, team_id, channel_id)
+        incident = incident_for_postmortem(session, team_id, channel_id)
         check_can_generate(postmortem_of(session, incident), incident, force=force)
 
 
@@ -129,15 +134,15 @@ def generate_postmortem(
     leadup = timedelta(minutes=settings.backfill_leadup_minutes)
     check_generation(db, team_id=team_id, channel_id=channel_id, force=force)
     with db.session() as session:
-        incident = incident_for_timeline(session, team_id, channel_id)
+        incident = incident_for_postmortem(session, team_id, channel_id)
     resolve_names(db, client, incident, clock)
     with db.session() as session:  # recurrence's search documents, written apart
-        incident = incident_for_timeline(session, team_id, channel_id)
+        incident = incident_for_postmortem(session, team_id, channel_id)
         index_search_documents(session, incident, now=clock())
 
     now = clock()
     with db.session() as session:
-        incident = incident_for_timeline(session, team_id, channel_id)
+        incident = incident_for_postmortem(session, team_id, channel_id)
         postmortem = prepare_generation(session, incident, by=user_id, force=force, now=now)
         name = template or postmortem.template or DEFAULT_TEMPLATE
         context = gather(
@@ -151,11 +156,11 @@ def generate_postmortem(
             now=now,
         )
         previous = last_published(session, postmortem)
-        postmortem_id = postmortem.id
+        postmortem_id, key = postmortem.id, incident.key
         target = destinations.Target(
             team_id=team_id,
             channel_id=channel_id,
-            key=incident.key,
+            key=key,
             title=slack_to_markdown(incident.title, {}),
             version=context.postmortem.version,
             private=incident.channel_private,
@@ -213,4 +218,4 @@ def generate_postmortem(
         )
         if on_saved is not None:
             on_saved(session, saved)
-        return Generated(postmortem_id, saved.incident_id, version, name, published)
+        return Generated(postmortem_id, saved.incident_id, version, name, published, key)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import UserError
+from bot.incidents.service import latest_incident_in_channel
 from bot.timeline.service import record_event
 from storage.models import EventKind, Incident, Postmortem, PostmortemStatus
 
@@ -18,6 +19,21 @@ NO_POSTMORTEM = (
     "This incident has no postmortem yet. Generate one with `/postmortem generate` "
     "(or link one written elsewhere with `/postmortem attach <url>`)."
 )
+
+
+NO_INCIDENT = (
+    "This channel has no incident, so there is no postmortem here. Run `/postmortem` in the "
+    "incident's channel, or declare an incident here first with `/incident declare <title>`."
+)
+
+
+def incident_for_postmortem(session: Session, team_id: str, channel_id: str) -> Incident:
+    """The channel's incident, open or resolved (postmortems are mostly written after), or a
+    UserError in /postmortem's own words."""
+    incident = latest_incident_in_channel(session, team_id, channel_id)
+    if incident is None:
+        raise UserError(NO_INCIDENT)
+    return incident
 
 
 def postmortem_of(session: Session, incident: Incident) -> Postmortem | None:
@@ -159,8 +175,21 @@ def attach(session: Session, incident: Incident, url: str, *, by: str, now: date
 
 
 def remove(session: Session, postmortem: Postmortem, *, by: str, now: datetime) -> str | None:
-    """Unlink the document from the incident (the document itself is never deleted)."""
+    """Unlink the document from the incident (the document itself is never deleted); the
+    postmortem is a Draft again, with nothing to review.
+
+    A Completed postmortem is refused: its link is the record of what was signed off, and an
+    unlink would have quietly reset it to Draft, and so brought back reminders to its owner.
+    Someone who means it moves it back first (`/postmortem status in-review`); to swap in the
+    right document, attaching keeps it Completed."""
     incident = postmortem.incident
+    if postmortem.status is PostmortemStatus.COMPLETED:
+        raise UserError(
+            f"{incident.key}'s postmortem is Completed, so I won't unlink it: the link is the "
+            "record of what was signed off. To link the right document instead, "
+            "`/postmortem attach <url>` (it stays Completed); to take it back, "
+            "`/postmortem status in-review` first, then `/postmortem remove`."
+        )
     url = postmortem.document_url
     postmortem.attached = False
     postmortem.document_url = postmortem.canvas_id = postmortem.file_id = None

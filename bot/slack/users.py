@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.errors import UserError
 from storage.db import Database
 from storage.models import SlackUser
 
@@ -62,3 +63,17 @@ def user_timezone(
 ) -> str:
     user = get_user(db, client, team_id=team_id, user_id=user_id, now=now)
     return user.tz if user is not None else "UTC"
+
+
+def require_user(
+    db: Database, client: WebClient, *, team_id: str, user_id: str, now: datetime
+) -> SlackUser:
+    """The person a command names (a new owner), known to Slack in this workspace; else a
+    UserError naming the mention, raised before anything is saved."""
+    user = get_user(db, client, team_id=team_id, user_id=user_id, now=now)
+    if user is None:
+        raise UserError(
+            f"I can't find <@{user_id}> (`{user_id}`) in this workspace, so nothing was "
+            "changed. Mention someone who is in it: type @ and pick them from the list."
+        )
+    return user

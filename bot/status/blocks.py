@@ -66,6 +66,23 @@ def resolution_notice(incident: Incident, components: list[str]) -> tuple[str, B
     return text, blocks
 
 
+def reopened_notice(incident: Incident, components: list[str]) -> tuple[str, Blocks]:
+    """Posted in the stakeholder channel when a resolved incident is reopened: they were told
+    it was resolved, so they are told it is not."""
+    text = (
+        f":red_circle: *{incident.key} reopened*: {safe_mrkdwn(incident.title)} is not resolved "
+        "after all; it is being worked on again."
+    )
+    blocks: Blocks = [
+        _section(text),
+        _context(
+            f"{incident.severity.label} · components: {_components(components)} · "
+            f"in <#{incident.channel_id}>"
+        ),
+    ]
+    return text, blocks
+
+
 def stakeholder_channel_unreachable(channel_id: str, error: str, *, what: str) -> str:
     return (
         f"I couldn't post {what} to the stakeholder channel <#{channel_id}> (`{error}`): I'm "

@@ -23,6 +23,7 @@ from bot.timeline import blocks
 from bot.timeline.commands import EventEdit, LogEvent, resolve
 from bot.timeline.service import (
     add_message,
+    check_can_change,
     delete_event,
     edit_event,
     get_event,
@@ -224,13 +225,15 @@ def open_edit(
 
 
 def delete(services: Services, origin: Origin, event_id: int) -> Message:
-    """The list's *Delete*: remove the event; the refreshed list, noting what was deleted."""
+    """The list's *Delete*: remove the event (whoever logged or said it, the commander or a
+    POSTMORTEM_ADMINS member; never the declaration); the refreshed list, noting what was
+    deleted."""
     now = services.clock()
     with services.db.session() as session:
         event = get_event(session, team_id=origin.team_id, event_id=event_id)
         incident = event.incident
         removed = blocks.event_line(event, now=now, limit=200)
-        delete_event(session, event)
+        delete_event(session, event, by=origin.user_id, admins=services.settings.admins)
         session.flush()
         events, total = latest_events(session, incident, blocks.LIST_LIMIT)
         text, message = blocks.timeline_list(incident, events, total, now=now)
@@ -240,27 +243,33 @@ def delete(services: Services, origin: Origin, event_id: int) -> Message:
 
 def save_edit(services: Services, origin: Origin, edit: EventEdit) -> str | dict[str, str]:
     """Store an edited event (committed on return); its new line, or the modal's inline
-    errors when nothing was saved."""
-    errors = dict(edit.errors)
-    with services.db.session() as session:
-        try:
+    errors when nothing was saved: a person who may not edit it (not whoever logged or said
+    it, the commander or a POSTMORTEM_ADMINS member) is told next to the text, and what the
+    event's key time forbids (its kind, moving the declaration, contradicting key times) next
+    to the field that asked for it."""
+    if edit.errors:
+        return dict(edit.errors)
+    assert edit.occurred_at is not None  # no "time" error
+    now, by, admins = services.clock(), origin.user_id, services.settings.admins
+    field = "text"
+    try:
+        with services.db.session() as session:
             event = get_event(session, team_id=origin.team_id, event_id=edit.event_id)
-        except UserError as error:
-            errors["text"] = error.message
-        if errors:
-            return errors
-        assert edit.occurred_at is not None  # no "time" error
-        now = services.clock()
-        edit_event(
-            session,
-            event,
-            text=edit.text,
-            kind=edit.kind,
-            occurred_at=edit.occurred_at,
-            by=origin.user_id,
-            now=now,
-        )
-        return blocks.event_line(event, now=now, limit=300)
+            check_can_change(event, by=by, admins=admins, action="edit")
+            field = "kind" if edit.kind is not event.kind else "time"
+            edit_event(
+                session,
+                event,
+                text=edit.text,
+                kind=edit.kind,
+                occurred_at=edit.occurred_at,
+                by=by,
+                now=now,
+                admins=admins,
+            )
+            return blocks.event_line(event, now=now, limit=300)
+    except UserError as error:  # raised inside the transaction: nothing of it was kept
+        return {field: error.message}
 
 
 def react(client: WebClient, channel: str, ts: str, emoji: str) -> None:
