@@ -17,9 +17,7 @@ from sandbox.harness import wait_until as eventually
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
-    CaptureGap,
     FollowUp,
-    GapState,
     JiraExportState,
     JiraLink,
     Postmortem,
@@ -76,19 +74,7 @@ def declare(bench: Bench, text: str = "Checkout returns 500s sev2", **kwargs: An
     before = len(bench.slack.calls_to("chat.postMessage"))
     bench.command("/incident", f"declare {text}", **kwargs)
     eventually(lambda: len(bench.slack.calls_to("chat.postMessage")) > before)
-    eventually(lambda: not backfilling(bench), what="the declaration's backfill")
-
-
-def backfilling(bench: Bench) -> bool:
-    """Whether the channel's history is still being fetched: a postmortem generated now would
-    say so and be written again by itself once it is in (a version no test asked for)."""
-    with bench.db.session() as session:
-        return (
-            session.scalar(
-                select(CaptureGap.id).where(CaptureGap.state == GapState.PENDING).limit(1)
-            )
-            is not None
-        )
+    bench.wait_for_backfill()
 
 
 def generate(bench: Bench, *, count: int = 1, **kwargs: Any) -> str:

@@ -46,6 +46,7 @@ def limited(slack: FakeSlack, db: Database, templates: Path) -> Iterator[Bench]:
 def declare(bench: Bench, channel: str = INCIDENT_CHANNEL) -> None:
     bench.command("/incident", "declare Checkout returns 500s sev2", channel=channel)
     wait_until(lambda: bench.slack.calls_to("chat.postMessage"), what="the announcement")
+    bench.wait_for_backfill()
 
 
 def versions(db: Database) -> list[int]:

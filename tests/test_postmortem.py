@@ -71,6 +71,7 @@ def generate(
 def declare(bench: Bench, channel: str = INCIDENT_CHANNEL) -> None:
     bench.command("/incident", "declare Checkout returns 500s sev2", channel=channel)
     eventually(lambda: bench.slack.calls_to("chat.postMessage"))
+    bench.wait_for_backfill()
 
 
 def test_generate_builds_the_whole_document_from_what_happened(bench: Bench) -> None:

@@ -101,6 +101,7 @@ def wait_post(bench: Bench, needle: str, channel: str = INCIDENT_CHANNEL) -> str
 def declare(bench: Bench, text: str = "declare Checkout returns 500s sev2") -> None:
     bench.command("/incident", text)
     wait_post(bench, "INC-1")
+    bench.wait_for_backfill()
 
 
 def incident(bench: Bench) -> Incident:
