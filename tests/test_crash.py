@@ -132,6 +132,22 @@ def pending_jobs(db: Database) -> int:
         )
 
 
+def drill_figures(sent: list[Sent], counts: Counter[str], posts: Counter[str]) -> str:
+    """Per kind: sent, acknowledged, stored once, stored twice, commands announced once."""
+    parts = []
+    for kind in sorted({s.kind for s in sent}):
+        mine = [s for s in sent if s.kind == kind]
+        acked = [s for s in mine if s.status == 200]
+        once = sum(1 for s in acked if counts[s.token] == 1)
+        twice = sum(1 for s in mine if counts[s.token] > 1)
+        announced = sum(1 for s in mine if kind != "message" and posts[s.token] == 1)
+        parts.append(
+            f"{kind}: sent {len(mine)}, acked {len(acked)}, stored once {once}, "
+            f"doubled {twice}, announced once {announced}"
+        )
+    return "; ".join(parts)
+
+
 def two_replicas(
     launcher: Launcher, slack: FakeSlack, database_url: str
 ) -> tuple[dict[str, str], list[BotProcess]]:
@@ -192,6 +208,7 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged_and_does_nothing_twice(
     counts, posts = settle(database_url, slack, [restarted, b])
 
     acknowledged = [s for s in sent if s.status == 200]
+    print(f"sigkill drill: {drill_figures(sent, counts, posts)}")  # quoted in closing notes (-s)
     assert len(acknowledged) > 30, f"too little traffic: {Counter(s.status for s in sent)}"
     assert any(s.status is None for s in sent), "the kill hit no request in flight"
     # every request acknowledged is stored, exactly once
@@ -231,6 +248,7 @@ def test_a_ten_second_database_stall_loses_nothing_acknowledged(
 
     saved = [s for s in sent if s.status == 200 and not (s.told_not_saved or s.told_unknown)]
     told = [s for s in sent if s.told_not_saved]
+    print(f"stall drill: {drill_figures(sent, counts, posts)}, told not saved {len(told)}")
     assert len(saved) > 20 and told, f"{Counter((s.status, s.told_not_saved) for s in sent)}"
     assert [s for s in saved if counts[s.token] != 1] == []
     assert [s for s in told if counts[s.token] != 0] == []  # "not saved" was true
