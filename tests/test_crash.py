@@ -207,12 +207,15 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged_and_does_nothing_twice(
 
     counts, posts = settle(database_url, slack, [restarted, b])
 
-    acknowledged = [s for s in sent if s.status == 200]
+    # a 200 that told the person nothing was saved (the database was too slow) is no promise
+    acknowledged = [s for s in sent if s.status == 200 and not (s.told_not_saved or s.told_unknown)]
+    told = [s for s in sent if s.told_not_saved]
     print(f"sigkill drill: {drill_figures(sent, counts, posts)}")  # quoted in closing notes (-s)
     assert len(acknowledged) > 30, f"too little traffic: {Counter(s.status for s in sent)}"
     assert any(s.status is None for s in sent), "the kill hit no request in flight"
     # every request acknowledged is stored, exactly once
     assert [s for s in acknowledged if counts[s.token] != 1] == []
+    assert [s for s in told if counts[s.token] != 0] == []  # "not saved" was true
     # nothing is stored twice, acknowledged or not
     assert [token for token, n in counts.items() if n > 1] == []
     # every command stored is announced exactly once (captured messages are not announced)
