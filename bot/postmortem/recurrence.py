@@ -1,8 +1,8 @@
 """Finding earlier incidents like this one, with the database's full-text search.
 
-Each incident has a search document (title + timeline text) in `incident_search_docs`.
-PostgreSQL ranks them with `tsvector`/`ts_rank` (a GIN index on the expression); SQLite mirrors
-the documents into an FTS5 table and ranks with bm25. Both are created by migration 0004.
+Each incident has a search document in `incident_search_docs` (bot.knowledge.index, shared
+with `/incident search`). PostgreSQL ranks them with `tsvector`/`ts_rank` (a GIN index on the
+expression); SQLite mirrors the documents into an FTS5 table and ranks with bm25.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bot.postmortem.markdown import slack_to_markdown
-from storage.models import EventKind, Incident, IncidentSearchDoc, TimelineEvent
+from bot.knowledge.index import document_for, refresh_all
+from storage.models import Incident, IncidentSearchDoc
 
 MAX_TERMS = 12
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.-]{2,}")
@@ -37,17 +35,6 @@ class Match:
     shared_terms: list[str]
 
 
-def document_for(session: Session, incident: Incident) -> str:
-    events = session.scalars(  # automatic events are boilerplate, not meaning
-        select(TimelineEvent.text).where(
-            TimelineEvent.incident_id == incident.id,
-            TimelineEvent.kind.not_in((EventKind.STATUS, EventKind.FOLLOWUP)),
-        )
-    ).all()
-    plain = [slack_to_markdown(t, {}) for t in (incident.title, *events)]
-    return "\n".join(plain)
-
-
 def terms_of(document: str, *, title: str = "") -> list[str]:
     """The most telling words: title words first, then the most frequent others."""
 
@@ -64,66 +51,10 @@ def terms_of(document: str, *, title: str = "") -> list[str]:
     return [w for w in ordered if w.replace(".", "").replace("-", "").isalnum()][:MAX_TERMS]
 
 
-def refresh_document(session: Session, incident: Incident, *, now: datetime) -> str:
-    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror.
-
-    One upsert: two generations indexing the same incident at once both succeed (the later one
-    wins) instead of one failing on the primary key.
-    """
-    document = document_for(session, incident)
-    values = {
-        "incident_id": incident.id,
-        "team_id": incident.team_id,
-        "document": document,
-        "updated_at": now,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(IncidentSearchDoc)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["incident_id"],
-            set_={"document": document, "updated_at": now},
-        )
-    )
-    if dialect == "sqlite":
-        session.execute(
-            text("DELETE FROM incident_search_fts WHERE rowid = :id"), {"id": incident.id}
-        )
-        session.execute(
-            text("INSERT INTO incident_search_fts (rowid, document, team_id) VALUES (:id, :d, :t)"),
-            {"id": incident.id, "d": document, "t": incident.team_id},
-        )
-    return document
-
-
-def _missing(session: Session, team_id: str) -> list[Incident]:
-    """Earlier incidents without a document yet (resolved without a postmortem)."""
-    return list(
-        session.scalars(
-            select(Incident).where(
-                Incident.team_id == team_id,
-                ~select(IncidentSearchDoc.incident_id)
-                .where(IncidentSearchDoc.incident_id == Incident.id)
-                .exists(),
-            )
-        )
-    )
-
-
 def index_search_documents(session: Session, incident: Incident, *, now: datetime) -> None:
     """Bring the search documents of the incident's workspace up to date (in a transaction of
-    its own, before gathering: the gathering transaction then only reads).
-
-    Every document is written in incident id order, this incident's included: two generations
-    in one workspace take their row locks in the same order, so they wait instead of
-    deadlocking.
-    """
-    todo = {other.id: other for other in _missing(session, incident.team_id)}
-    todo[incident.id] = incident
-    for incident_id in sorted(todo):
-        refresh_document(session, todo[incident_id], now=now)
+    its own, before gathering: the gathering transaction then only reads)."""
+    refresh_all(session, incident, now=now)
 
 
 def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -> list[Match]:
