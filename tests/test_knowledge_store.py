@@ -107,7 +107,7 @@ def test_list_filters_and_tags(db: Database) -> None:
             "payments"
         ]
         assert labels_of(session, incident.id) == ["database"]
-        assert team_tags(session, TEAM) == [("database", 1)]
+        assert team_tags(session, TEAM, viewer=Viewer(TEAM, "U1")) == [("database", 1)]
     viewer = Viewer(TEAM, "U1")
     with db.session() as session:
         tagged = list_incidents(session, TEAM, filter=ListFilter(tag="database"), viewer=viewer)

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from bot.core.errors import UserError
+from bot.knowledge.access import Viewer, viewer_filter
 from bot.slack.mrkdwn import quote
 from bot.timeline.service import record_event
 from storage.models import EventKind, Incident, IncidentComponent, IncidentTag
@@ -169,15 +170,18 @@ def remove_tags(
     return gone
 
 
-def team_tags(session: Session, team_id: str, *, limit: int = 50) -> list[tuple[str, int]]:
-    """The workspace's tags (free tags and components) with how many incidents carry each,
-    most used first."""
+def team_tags(
+    session: Session, team_id: str, *, viewer: Viewer, limit: int = 50
+) -> list[tuple[str, int]]:
+    """The tags (free tags and components) of the incidents `viewer` may see, with how many
+    incidents carry each, most used first (a private incident's tags are its own business)."""
+    seen = select(Incident.id).where(Incident.team_id == team_id, viewer_filter(viewer))
     both = union(
         select(IncidentTag.tag.label("tag"), IncidentTag.incident_id).where(
-            IncidentTag.team_id == team_id
+            IncidentTag.team_id == team_id, IncidentTag.incident_id.in_(seen)
         ),
         select(IncidentComponent.component.label("tag"), IncidentComponent.incident_id).where(
-            IncidentComponent.team_id == team_id
+            IncidentComponent.team_id == team_id, IncidentComponent.incident_id.in_(seen)
         ),
     ).subquery()
     count = func.count().label("n")
