@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import select, text, union
 from sqlalchemy.orm import Session
 
 from bot.knowledge.index import document_for, refresh_all
-from storage.models import Incident, IncidentSearchDoc
+from bot.knowledge.tags import labels_of
+from storage.models import Incident, IncidentComponent, IncidentSearchDoc, IncidentTag
 
 MAX_TERMS = 12
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.-]{2,}")
@@ -33,6 +34,7 @@ STOPWORDS = frozenset(
 class Match:
     incident: Incident
     shared_terms: list[str]
+    shared_tags: list[str] = field(default_factory=list)
 
 
 def terms_of(document: str, *, title: str = "") -> list[str]:
@@ -57,27 +59,66 @@ def index_search_documents(session: Session, incident: Incident, *, now: datetim
     refresh_all(session, incident, now=now)
 
 
+def _sharing_labels(session: Session, incident: Incident, labels: list[str]) -> dict[int, set[str]]:
+    """Other incidents of the workspace carrying any of `labels` (free tags or components)."""
+    shared: dict[int, set[str]] = {}
+    if not labels:
+        return shared
+    for other_id, label in session.execute(
+        union(
+            select(IncidentTag.incident_id, IncidentTag.tag).where(
+                IncidentTag.team_id == incident.team_id,
+                IncidentTag.tag.in_(labels),
+                IncidentTag.incident_id != incident.id,
+            ),
+            select(IncidentComponent.incident_id, IncidentComponent.component).where(
+                IncidentComponent.team_id == incident.team_id,
+                IncidentComponent.component.in_(labels),
+                IncidentComponent.incident_id != incident.id,
+            ),
+        )
+    ):
+        shared.setdefault(int(other_id), set()).add(str(label))
+    return shared
+
+
 def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -> list[Match]:
-    """Earlier incidents of the workspace whose documents share the most telling words with
-    this one's (`index_search_documents` first)."""
+    """Earlier incidents of the workspace like this one: those sharing its tags (free tags and
+    components) and those whose documents share its most telling words
+    (`index_search_documents` first). Each shared tag counts as much as being found by the
+    words; ties go to the better text match, then the newer incident."""
     doc = session.get(IncidentSearchDoc, incident.id)
     document = doc.document if doc is not None else document_for(session, incident)
     terms = terms_of(document, title=incident.title)
-    if not terms:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        ids = _search_postgresql(session, incident, terms, limit)
-    else:
-        ids = _search_sqlite(session, incident, terms, limit)
+    by_words: list[int] = []
+    if terms:
+        if session.get_bind().dialect.name == "postgresql":
+            by_words = _search_postgresql(session, incident, terms, limit * 4)
+        else:
+            by_words = _search_sqlite(session, incident, terms, limit * 4)
+    by_tags = _sharing_labels(session, incident, labels_of(session, incident.id))
+    position = {incident_id: n for n, incident_id in enumerate(by_words)}
+
+    def score(incident_id: int) -> tuple[int, int, int]:
+        found = len(by_tags.get(incident_id, ())) + (1 if incident_id in position else 0)
+        return (-found, position.get(incident_id, len(position)), -incident_id)
+
+    ranked = sorted(set(by_words) | set(by_tags), key=score)[:limit]
     matches = []
-    for incident_id in ids:
+    for incident_id in ranked:
         other = session.get(Incident, incident_id)
         if other is None:
             continue
         other_doc = session.get(IncidentSearchDoc, incident_id)
         other_words = set(_WORD.findall((other_doc.document if other_doc else other.title).lower()))
         other_terms = {w.strip(".-_") for w in other_words}
-        matches.append(Match(other, [t for t in terms if t in other_terms][:5]))
+        matches.append(
+            Match(
+                other,
+                [t for t in terms if t in other_terms][:5],
+                sorted(by_tags.get(incident_id, ())),
+            )
+        )
     return matches
 
 
