@@ -39,7 +39,7 @@ MAX_DOCUMENT = 200_000  # characters: PostgreSQL's tsvector stops at 1 MB; ranki
 LEADUP = timedelta(hours=1)  # channel messages this long before the declaration count
 STILL_MOVING = timedelta(days=2)  # resolved this recently: follow-ups and writing still change
 FRESH_FOR = timedelta(seconds=30)  # a document this young is not rewritten before a search
-REFRESH_PER_SEARCH = 50  # bound on documents rewritten before one search (the ack is 3 s)
+REFRESH_PER_SEARCH = 20  # bound on documents rewritten before one search (the ack is 3 s)
 
 
 def _plain(texts: list[str]) -> list[str]:
