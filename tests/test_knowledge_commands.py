@@ -242,3 +242,18 @@ def test_a_forged_page_button_is_refused_and_still_filtered(bench: Bench) -> Non
     assert "No incident you can see" in click(bench, forged, user=CAROL)["text"]
     garbage = {"action_id": PAGE_NEXT, "value": "not json"}
     assert "out of date" in click(bench, garbage)["text"]
+
+
+def test_what_was_just_logged_is_found_at_once(bench: Bench) -> None:
+    declare(bench, "Checkout errors")
+    assert keys_in(answer(bench, "search flamingo")) == []  # indexed now, without the word
+    reply, _ = bench.command("/timeline", "flamingo deploy rolled back")
+    assert reply.status == 200
+    assert keys_in(answer(bench, "search flamingo")) == ["INC-1"]
+    with bench.db.session() as session:
+        event = session.scalars(
+            select(TimelineEvent).where(TimelineEvent.text.contains("flamingo"))
+        ).one()
+        event.text, event.edited_at = "pelican deploy rolled back", datetime.now(UTC)
+    assert keys_in(answer(bench, "search pelican")) == ["INC-1"]
+    assert keys_in(answer(bench, "search flamingo")) == []

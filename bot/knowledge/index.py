@@ -8,14 +8,15 @@ earlier incidents" would make every incident match its neighbours). It is stored
 mirrors it into the FTS5 table `incident_search_fts` (Porter stemming, migration 0017).
 
 Documents are rewritten when a postmortem is generated, when tags change, and, before a
-search, for incidents that are still moving (open or recently resolved) or have none yet.
+search, for incidents that have none yet or that are still moving (open, or resolved in the
+last two weeks) and changed since their document was written.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,8 +38,7 @@ from storage.models import (
 
 MAX_DOCUMENT = 200_000  # characters: PostgreSQL's tsvector stops at 1 MB; ranking stays cheap
 LEADUP = timedelta(hours=1)  # channel messages this long before the declaration count
-STILL_MOVING = timedelta(days=2)  # resolved this recently: follow-ups and writing still change
-FRESH_FOR = timedelta(seconds=30)  # a document this young is not rewritten before a search
+STILL_MOVING = timedelta(days=14)  # resolved this recently: follow-ups and writing still change
 REFRESH_PER_SEARCH = 20  # bound on documents rewritten before one search (the ack is 3 s)
 
 
@@ -135,23 +135,45 @@ def refresh_document(session: Session, incident: Incident, *, now: datetime) -> 
     return document
 
 
+def _changed_since_indexed() -> ColumnElement[bool]:
+    """A WHERE clause on `Incident` joined with its document: something the document is made
+    of was written after it (a timeline event added or edited, a channel message captured,
+    edited or deleted, a follow-up changed). Tags are re-indexed when they change; postmortems
+    when generated. Removing a timeline event leaves no trace to see: it waits for the next
+    change."""
+    since = IncidentSearchDoc.updated_at
+    return or_(
+        exists().where(
+            TimelineEvent.incident_id == Incident.id,
+            or_(TimelineEvent.recorded_at > since, TimelineEvent.edited_at > since),
+        ),
+        exists().where(
+            CapturedMessage.team_id == Incident.team_id,
+            CapturedMessage.channel_id == Incident.channel_id,
+            or_(
+                CapturedMessage.captured_at > since,
+                CapturedMessage.edited_at > since,
+                CapturedMessage.deleted_at > since,
+            ),
+        ),
+        exists().where(FollowUp.incident_id == Incident.id, FollowUp.updated_at > since),
+    )
+
+
 def _stale(team_id: str, now: datetime) -> Select[Incident]:
+    """Incidents whose document is missing, or behind while they still move (open, or
+    resolved within `STILL_MOVING`): only those few are checked for changes."""
     doc = IncidentSearchDoc
+    moving = or_(
+        Incident.status != IncidentStatus.RESOLVED,
+        Incident.resolved_at >= now - STILL_MOVING,
+    )
     return (
         select(Incident)
         .outerjoin(doc, doc.incident_id == Incident.id)
         .where(
             Incident.team_id == team_id,
-            or_(
-                doc.incident_id.is_(None),
-                (
-                    or_(
-                        Incident.status != IncidentStatus.RESOLVED,
-                        Incident.resolved_at >= now - STILL_MOVING,
-                    )
-                    & (doc.updated_at < now - FRESH_FOR)
-                ),
-            ),
+            or_(doc.incident_id.is_(None), and_(moving, _changed_since_indexed())),
         )
         .order_by(func.coalesce(doc.updated_at, Incident.declared_at), Incident.id)
     )
@@ -165,10 +187,9 @@ def has_stale(session: Session, team_id: str, *, now: datetime) -> bool:
 
 
 def refresh_stale(session: Session, team_id: str, *, now: datetime) -> int:
-    """Before a search: rewrite the documents that may be behind (incidents without one, open
-    ones, and those resolved within `STILL_MOVING`), at most `REFRESH_PER_SEARCH`, oldest
-    first, in incident id order (two writers take row locks in the same order). Returns how
-    many were rewritten."""
+    """Before a search: rewrite the documents that are behind (`_stale`), at most
+    `REFRESH_PER_SEARCH`, oldest first, in incident id order (two writers take row locks in
+    the same order). Returns how many were rewritten."""
     todo = sorted(
         session.scalars(_stale(team_id, now).limit(REFRESH_PER_SEARCH)), key=lambda i: i.id
     )
