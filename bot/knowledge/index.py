@@ -182,8 +182,7 @@ def _stale(team_id: str, now: datetime) -> Select[Incident]:
 def has_stale(session: Session, team_id: str, *, now: datetime) -> bool:
     """Whether `refresh_stale` has anything to do (asked in a read-only transaction, so that
     searches don't queue for SQLite's write lock when nothing needs writing)."""
-    found = session.execute(_stale(team_id, now).with_only_columns(Incident.id).limit(1))
-    return found.first() is not None
+    return bool(session.scalar(select(_stale(team_id, now).order_by(None).exists())))
 
 
 def refresh_stale(session: Session, team_id: str, *, now: datetime) -> int:
