@@ -13,6 +13,7 @@ flow calls before its transaction; the filters then only read the cache.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -21,10 +22,14 @@ from slack_sdk import WebClient
 from sqlalchemy import ColumnElement, false, or_
 from sqlalchemy.orm import Session
 
+from bot.slack.client import InstrumentedWebClient
 from storage.models import Incident
 
+log = logging.getLogger("postmortem_bot.knowledge")
+
 MEMBERSHIP_TTL = 60.0  # seconds: someone removed from a channel stops seeing it within a minute
-MAX_PAGES = 20  # 20 x 1000 private channels: beyond that the rest is simply not shown
+MAX_PAGES = 20  # 20 x 999 private channels: beyond that the rest is simply not shown
+LOOKUP_TIMEOUT = 1  # seconds, for the whole of one page: the answer is due within Slack's 3 s
 
 
 @dataclass(frozen=True)
@@ -65,30 +70,37 @@ class _Memberships:
 _memberships = _Memberships()
 
 
-def load_memberships(client: WebClient, viewer: Viewer) -> None:
-    """Ask Slack which private channels the viewer shares with the bot (unless cached). Call
-    it before opening a transaction. Slack failing leaves the viewer with public incidents
-    (and their own channel's) rather than failing the request."""
+def load_memberships(client: WebClient, viewer: Viewer) -> bool:
+    """Ask Slack which private channels the viewer shares with the bot (unless cached); False
+    when Slack didn't say. Call it before opening a transaction. It answers within
+    `LOOKUP_TIMEOUT` whatever Slack does (no retries: the ack can't wait), and a failure
+    leaves the viewer with public incidents (and their own channel's): it narrows what is
+    shown, never widens it."""
     if _memberships.get(viewer.user_id) is not None:
-        return
+        return True
+    quick = InstrumentedWebClient(
+        token=client.token, base_url=client.base_url, timeout=LOOKUP_TIMEOUT
+    )
     channels: set[str] = set()
     cursor: str | None = None
     try:
         for _ in range(MAX_PAGES):
-            page = client.users_conversations(
+            page = quick.users_conversations(
                 user=viewer.user_id,
                 types="private_channel",
                 exclude_archived=False,  # resolved incidents' channels are often archived
-                limit=1000,
+                limit=999,
                 cursor=cursor,
             )
             channels.update(str(c["id"]) for c in page.get("channels") or [])
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
-    except Exception:  # noqa: BLE001 - an outage narrows what is shown; it never widens it
-        return
+    except Exception:  # noqa: BLE001 - whatever went wrong, show less, not more
+        log.info("users.conversations failed; private incidents left out for %s", viewer.user_id)
+        return False
     _memberships.put(viewer.user_id, frozenset(channels))
+    return True
 
 
 def forget_memberships() -> None:

@@ -119,7 +119,26 @@ def _range(offset: int, shown: int, total: int) -> str:
     return f"{offset + 1}–{offset + shown} of {total}" if shown else f"0 of {total}"
 
 
-def search_results(page: SearchPage, text: str) -> Message:
+PRIVATE_UNKNOWN = (
+    ":warning: Slack didn't say in time which private channels you are in, so private "
+    "incidents (other than this channel's) are left out. Try again in a minute."
+)
+
+
+def _with_note(message: Message, note: str | None) -> Message:
+    text, blocks = message
+    return (text, [*blocks, _context(note)]) if note else message
+
+
+def search_results(page: SearchPage, text: str, *, note: str | None = None) -> Message:
+    return _with_note(_search_results(page, text), note)
+
+
+def incident_list(page: IncidentPage, text: str, *, note: str | None = None) -> Message:
+    return _with_note(_incident_list(page, text), note)
+
+
+def _search_results(page: SearchPage, text: str) -> Message:
     shown = quote(text, limit=80)
     if not page.hits:
         if page.total:
@@ -144,7 +163,7 @@ def search_results(page: SearchPage, text: str) -> Message:
     return summary, blocks
 
 
-def incident_list(page: IncidentPage, text: str) -> Message:
+def _incident_list(page: IncidentPage, text: str) -> Message:
     what = f" ({escape_text(text)})" if text else ""
     if not page.items:
         if page.total:

@@ -53,7 +53,7 @@ def search(
     offset: int = 0,
 ) -> blocks.Message:
     viewer, now = viewer_of(origin), services.clock()
-    load_memberships(client, viewer)
+    known = load_memberships(client, viewer)
     with services.db.read_session() as session:
         stale = has_stale(session, origin.team_id, now=now)
     if stale:
@@ -69,7 +69,11 @@ def search(
             offset=offset,
             limit=SEARCH_PAGE,
         )
-    return blocks.search_results(page, parsed.text)
+    return blocks.search_results(page, parsed.text, note=_note(known))
+
+
+def _note(memberships_known: bool) -> str | None:
+    return None if memberships_known else blocks.PRIVATE_UNKNOWN
 
 
 def list_filter(parsed: ListIncidents, origin: Origin, services: Services) -> ListFilter:
@@ -91,7 +95,7 @@ def list_(
     offset: int = 0,
 ) -> blocks.Message:
     viewer = viewer_of(origin)
-    load_memberships(client, viewer)
+    known = load_memberships(client, viewer)
     with services.db.read_session() as session:
         page = list_incidents(
             session,
@@ -101,7 +105,7 @@ def list_(
             offset=offset,
             limit=LIST_PAGE,
         )
-    return blocks.incident_list(page, parsed.text)
+    return blocks.incident_list(page, parsed.text, note=_note(known))
 
 
 def turn_page(services: Services, client: WebClient, origin: Origin, value: str) -> blocks.Message:
