@@ -67,3 +67,34 @@ def test_snippets_are_defused() -> None:
     assert "<" not in shown and "`" not in shown and "_" not in shown
     assert "@channel" not in shown and "@here" not in shown
     assert "*redis*" in shown and shown.count("*") == 2
+
+
+def test_a_page_button_holds_the_longest_search_slack_allows() -> None:
+    from datetime import UTC, datetime
+
+    from bot.knowledge.blocks import search_results
+    from bot.knowledge.search import MAX_QUERY_LENGTH, Hit, IncidentSummary, SearchPage, parse_query
+
+    text = ("é" * 9 + " ") * (MAX_QUERY_LENGTH // 10)
+    item = IncidentSummary(
+        1,
+        "INC-1",
+        "Title",
+        Severity.SEV2,
+        IncidentStatus.RESOLVED,
+        "C1",
+        False,
+        "U1",
+        datetime(2026, 1, 1, tzinfo=UTC),
+        None,
+        (),
+        None,
+        None,
+    )
+    page = SearchPage(parse_query(text), [Hit(item, "", 1.0)], 5, 5, 20)
+    _, blocks = search_results(page, text)
+    [pager] = [b for b in blocks if b["type"] == "actions"]
+    assert len(pager["elements"]) == 2  # Previous and Next
+    for button in pager["elements"]:
+        assert len(button["value"]) <= 2000  # Slack's limit for a button value
+        assert text in button["value"]  # as typed, not \u-escaped six times longer

@@ -91,7 +91,7 @@ def _incident_lines(item: IncidentSummary) -> tuple[str, str]:
 def _pager(kind: str, text: str, offset: int, limit: int, *, previous: bool, more: bool) -> Blocks:
     buttons = []
     if previous:
-        value = json.dumps({"k": kind, "t": text, "o": max(0, offset - limit)})
+        value = json.dumps({"k": kind, "t": text, "o": max(0, offset - limit)}, ensure_ascii=False)
         buttons.append(
             {
                 "type": "button",
@@ -101,7 +101,7 @@ def _pager(kind: str, text: str, offset: int, limit: int, *, previous: bool, mor
             }
         )
     if more:
-        value = json.dumps({"k": kind, "t": text, "o": offset + limit})
+        value = json.dumps({"k": kind, "t": text, "o": offset + limit}, ensure_ascii=False)
         buttons.append(
             {
                 "type": "button",
