@@ -459,10 +459,11 @@ class PostmortemVersion(Base):
 
 
 class IncidentSearchDoc(Base):
-    """Text of an incident (title + timeline) for recurrence search (see bot.postmortem.recurrence).
+    """Text of an incident for search and recurrence (see bot.knowledge.index).
 
-    PostgreSQL indexes `to_tsvector('english', document)` with GIN; SQLite mirrors documents into
-    the FTS5 table `incident_search_fts`. Both are created by migration 0004 only.
+    PostgreSQL keeps `to_tsvector('english', document)` in a GIN-indexed stored generated
+    column, `search_vector`; SQLite mirrors documents into the FTS5 table `incident_search_fts`.
+    Both exist in the migrations only (0004, 0017).
     """
 
     __tablename__ = "incident_search_docs"
@@ -486,6 +487,25 @@ class IncidentComponent(Base):
     team_id: Mapped[str] = mapped_column(String(SLACK_ID))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     component: Mapped[str] = mapped_column(String(64))
+
+
+class IncidentTag(Base):
+    """A free tag on an incident (`/incident tag database,payments`), a normalised slug; with
+    the incident's components, what search filters on and recurrence compares
+    (bot.knowledge.tags)."""
+
+    __tablename__ = "incident_tags"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "tag"),
+        Index("ix_incident_tags_team_tag", "team_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64))
+    added_by: Mapped[str] = mapped_column(String(SLACK_ID))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class IncidentUpdate(Base):
