@@ -13,7 +13,17 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext
 
 from bot.services import Services
-from handlers import capture, errors, followups, home, incident, postmortem, reminders, timeline
+from handlers import (
+    capture,
+    errors,
+    followups,
+    home,
+    incident,
+    knowledge,
+    postmortem,
+    reminders,
+    timeline,
+)
 from handlers.middleware import checked_replies, clean_request_text
 
 
@@ -42,3 +52,4 @@ def register(app: App, services: Services) -> None:
     home.register(app)
     postmortem.register(app)
     reminders.register(app)
+    knowledge.register(app)

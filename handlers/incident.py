@@ -24,6 +24,14 @@ from bot.incidents.commands import (
     read_key_times_edit,
 )
 from bot.incidents.service import NO_INCIDENT_HINT
+from bot.knowledge import flows as knowledge
+from bot.knowledge.commands import (
+    ListIncidents,
+    ListTags,
+    SearchIncidents,
+    TagIncident,
+    UntagIncident,
+)
 from handlers.request import Request, listener
 
 
@@ -36,7 +44,17 @@ def incident_command(request: Request) -> None:
     services, client, origin = request.services, request.client, request.origin
     reply_to = request.response_url
     note: str | None = None
-    if isinstance(parsed, Declare):
+    if isinstance(parsed, SearchIncidents):
+        request.answer(*knowledge.search(services, client, origin, parsed))
+        return
+    if isinstance(parsed, ListIncidents):
+        request.answer(*knowledge.list_(services, client, origin, parsed))
+        return
+    if isinstance(parsed, ListTags):
+        note = knowledge.show_team_tags(services, client, origin)
+    elif isinstance(parsed, TagIncident | UntagIncident):
+        note = knowledge.tag(services, client, origin, parsed)
+    elif isinstance(parsed, Declare):
         flows.declare(services, client, origin, parsed.title, parsed.severity, reply_to=reply_to)
     elif isinstance(parsed, ShowStatus):
         summary = flows.status_summary(services, origin)

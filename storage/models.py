@@ -488,6 +488,25 @@ class IncidentComponent(Base):
     component: Mapped[str] = mapped_column(String(64))
 
 
+class IncidentTag(Base):
+    """A free tag on an incident (`/incident tag database,payments`), a normalised slug; with
+    the incident's components, what search filters on and recurrence compares
+    (bot.knowledge.tags)."""
+
+    __tablename__ = "incident_tags"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "tag"),
+        Index("ix_incident_tags_team_tag", "team_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64))
+    added_by: Mapped[str] = mapped_column(String(SLACK_ID))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class IncidentUpdate(Base):
     """A stakeholder update (`/incident update`); public ones appear on the status page."""
 

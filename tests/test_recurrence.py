@@ -72,3 +72,32 @@ def test_terms_put_title_words_first_and_drop_noise() -> None:
     terms = terms_of("the db was down\nthe db again\nstatus changed", title="Database outage")
     assert terms[:2] == ["database", "outage"]
     assert "the" not in terms and "status" not in terms and "db" not in terms  # < 3 letters
+
+
+def test_shared_tags_make_incidents_similar_and_outrank_words_alone(db: Database) -> None:
+    from bot.knowledge.tags import add_tags
+    from bot.status.service import set_components
+
+    words_only = _incident(db, 1, "Checkout latency spike", ["latency from the checkout api"])
+    tagged = _incident(db, 2, "Nightly batch failed", ["cron job exited"])
+    component = _incident(db, 3, "Card form broken", ["javascript error"])
+    _incident(db, 4, "Office wifi down", ["router rebooted"])
+    current = _incident(db, 5, "Checkout latency again", ["payments database slow"])
+    now = T0 + timedelta(days=6)
+    with db.session() as session:
+        add_tags(session, session.get_one(Incident, tagged), ("payments",), by="U1", now=now)
+        add_tags(session, session.get_one(Incident, current), ("payments",), by="U1", now=now)
+        set_components(
+            session, session.get_one(Incident, component), ("checkout",), by="U1", now=now
+        )
+        set_components(session, session.get_one(Incident, current), ("checkout",), by="U1", now=now)
+    with db.session() as session:
+        incident = session.get_one(Incident, current)
+        index_search_documents(session, incident, now=now)
+        matches = similar_incidents(session, incident)
+        by_id = {m.incident.id: m for m in matches}
+        assert by_id[tagged].shared_tags == ["payments"]  # no words in common, same tag
+        assert by_id[component].shared_tags == ["checkout"]  # components count as tags
+        assert by_id[words_only].shared_tags == [] and "latency" in by_id[words_only].shared_terms
+        assert len(matches) == 3  # the wifi outage shares nothing
+        assert matches[-1].incident.id == words_only  # words alone rank below a shared tag

@@ -11,6 +11,7 @@ from typing import Any
 from bot.core.errors import UserError
 from bot.core.timeparse import CLOCK_SKEW, TIME_HELP, parse_time_prefix
 from bot.incidents.keytimes import SETTABLE
+from bot.knowledge.commands import KnowledgeCommand, parse_list, parse_search, parse_tag
 from bot.slack.mrkdwn import quote
 from storage.models import IncidentStatus, KeyTime, Severity
 
@@ -33,6 +34,13 @@ USAGE = (
     "• `/incident update <text> [--component api,checkout] [--public]` — post an update for "
     "stakeholders (`--public` also shows it on the status page)\n"
     "• `/incident components api,checkout` — set the affected components (`none` clears them)\n"
+    "• `/incident list [open|resolved|recent|mine|sev1…|tag:<tag>]` — past and current "
+    "incidents, privately, newest first\n"
+    "• `/incident search <words> [tag:<tag>]` — search titles, timelines, channel logs, "
+    "postmortems and follow-ups\n"
+    "• `/incident tag database,payments` — tag this channel's incident (`/incident tag` shows "
+    "its tags, `/incident untag payments` removes one, `/incident tags` lists everyone's; "
+    "`/incident tag INC-42 database` tags another)\n"
     "• `/incident help` — this message"
 )
 VALID_SEVERITIES = "sev1 (worst) to sev5 (sev1, sev2, sev3, sev4, sev5)"
@@ -121,6 +129,7 @@ IncidentCommand = (
     | Reopen
     | Update
     | SetComponents
+    | KnowledgeCommand
 )
 
 _STATUS_WORDS = {
@@ -409,6 +418,12 @@ def parse_incident(text: str) -> IncidentCommand:
         return _parse_update(rest)
     if verb in ("components", "component"):
         return _parse_set_components(rest)
+    if verb in ("list", "ls"):
+        return parse_list(rest)
+    if verb in ("search", "find"):
+        return parse_search(rest)
+    if verb in ("tag", "tags", "untag"):
+        return parse_tag(verb, rest)
     if looks_like_severity(verb):
         if rest:
             raise UserError(f"Did you mean `/incident severity {verb}`?\n\n{USAGE}")

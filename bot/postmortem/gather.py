@@ -123,7 +123,7 @@ def gather(
                 title=slack_to_markdown(m.incident.title, md_names),
                 declared_at=m.incident.declared_at,
                 link=None,
-                why="shares " + ", ".join(m.shared_terms) if m.shared_terms else "similar text",
+                why=_why_similar(m.shared_tags, m.shared_terms),
             )
             for m in similar
         ],
@@ -133,6 +133,15 @@ def gather(
         generated_at=now,
         capture_notice=notice(pending_gaps(session, incident.team_id, incident.channel_id)),
     )
+
+
+def _why_similar(tags: list[str], terms: list[str]) -> str:
+    said = []
+    if tags:
+        said.append("tagged " + ", ".join(tags))
+    if terms:
+        said.append("shares " + ", ".join(terms))
+    return "; ".join(said) or "similar text"
 
 
 def _participants(

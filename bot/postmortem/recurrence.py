@@ -1,24 +1,23 @@
 """Finding earlier incidents like this one, with the database's full-text search.
 
-Each incident has a search document (title + timeline text) in `incident_search_docs`.
-PostgreSQL ranks them with `tsvector`/`ts_rank` (a GIN index on the expression); SQLite mirrors
-the documents into an FTS5 table and ranks with bm25. Both are created by migration 0004.
+Each incident has a search document in `incident_search_docs` (bot.knowledge.index, shared
+with `/incident search`). PostgreSQL ranks them with `tsvector`/`ts_rank` (a GIN index on the
+expression); SQLite mirrors the documents into an FTS5 table and ranks with bm25.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, text, union
 from sqlalchemy.orm import Session
 
-from bot.postmortem.markdown import slack_to_markdown
-from storage.models import EventKind, Incident, IncidentSearchDoc, TimelineEvent
+from bot.knowledge.index import document_for, refresh_all
+from bot.knowledge.tags import labels_of
+from storage.models import Incident, IncidentComponent, IncidentSearchDoc, IncidentTag
 
 MAX_TERMS = 12
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.-]{2,}")
@@ -35,17 +34,7 @@ STOPWORDS = frozenset(
 class Match:
     incident: Incident
     shared_terms: list[str]
-
-
-def document_for(session: Session, incident: Incident) -> str:
-    events = session.scalars(  # automatic events are boilerplate, not meaning
-        select(TimelineEvent.text).where(
-            TimelineEvent.incident_id == incident.id,
-            TimelineEvent.kind.not_in((EventKind.STATUS, EventKind.FOLLOWUP)),
-        )
-    ).all()
-    plain = [slack_to_markdown(t, {}) for t in (incident.title, *events)]
-    return "\n".join(plain)
+    shared_tags: list[str] = field(default_factory=list)
 
 
 def terms_of(document: str, *, title: str = "") -> list[str]:
@@ -64,89 +53,72 @@ def terms_of(document: str, *, title: str = "") -> list[str]:
     return [w for w in ordered if w.replace(".", "").replace("-", "").isalnum()][:MAX_TERMS]
 
 
-def refresh_document(session: Session, incident: Incident, *, now: datetime) -> str:
-    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror.
-
-    One upsert: two generations indexing the same incident at once both succeed (the later one
-    wins) instead of one failing on the primary key.
-    """
-    document = document_for(session, incident)
-    values = {
-        "incident_id": incident.id,
-        "team_id": incident.team_id,
-        "document": document,
-        "updated_at": now,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(IncidentSearchDoc)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["incident_id"],
-            set_={"document": document, "updated_at": now},
-        )
-    )
-    if dialect == "sqlite":
-        session.execute(
-            text("DELETE FROM incident_search_fts WHERE rowid = :id"), {"id": incident.id}
-        )
-        session.execute(
-            text("INSERT INTO incident_search_fts (rowid, document, team_id) VALUES (:id, :d, :t)"),
-            {"id": incident.id, "d": document, "t": incident.team_id},
-        )
-    return document
-
-
-def _missing(session: Session, team_id: str) -> list[Incident]:
-    """Earlier incidents without a document yet (resolved without a postmortem)."""
-    return list(
-        session.scalars(
-            select(Incident).where(
-                Incident.team_id == team_id,
-                ~select(IncidentSearchDoc.incident_id)
-                .where(IncidentSearchDoc.incident_id == Incident.id)
-                .exists(),
-            )
-        )
-    )
-
-
 def index_search_documents(session: Session, incident: Incident, *, now: datetime) -> None:
     """Bring the search documents of the incident's workspace up to date (in a transaction of
-    its own, before gathering: the gathering transaction then only reads).
+    its own, before gathering: the gathering transaction then only reads)."""
+    refresh_all(session, incident, now=now)
 
-    Every document is written in incident id order, this incident's included: two generations
-    in one workspace take their row locks in the same order, so they wait instead of
-    deadlocking.
-    """
-    todo = {other.id: other for other in _missing(session, incident.team_id)}
-    todo[incident.id] = incident
-    for incident_id in sorted(todo):
-        refresh_document(session, todo[incident_id], now=now)
+
+def _sharing_labels(session: Session, incident: Incident, labels: list[str]) -> dict[int, set[str]]:
+    """Other incidents of the workspace carrying any of `labels` (free tags or components)."""
+    shared: dict[int, set[str]] = {}
+    if not labels:
+        return shared
+    for other_id, label in session.execute(
+        union(
+            select(IncidentTag.incident_id, IncidentTag.tag).where(
+                IncidentTag.team_id == incident.team_id,
+                IncidentTag.tag.in_(labels),
+                IncidentTag.incident_id != incident.id,
+            ),
+            select(IncidentComponent.incident_id, IncidentComponent.component).where(
+                IncidentComponent.team_id == incident.team_id,
+                IncidentComponent.component.in_(labels),
+                IncidentComponent.incident_id != incident.id,
+            ),
+        )
+    ):
+        shared.setdefault(int(other_id), set()).add(str(label))
+    return shared
 
 
 def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -> list[Match]:
-    """Earlier incidents of the workspace whose documents share the most telling words with
-    this one's (`index_search_documents` first)."""
+    """Earlier incidents of the workspace like this one: those sharing its tags (free tags and
+    components) and those whose documents share its most telling words
+    (`index_search_documents` first). Each shared tag counts as much as being found by the
+    words; ties go to the better text match, then the newer incident."""
     doc = session.get(IncidentSearchDoc, incident.id)
     document = doc.document if doc is not None else document_for(session, incident)
     terms = terms_of(document, title=incident.title)
-    if not terms:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        ids = _search_postgresql(session, incident, terms, limit)
-    else:
-        ids = _search_sqlite(session, incident, terms, limit)
+    by_words: list[int] = []
+    if terms:
+        if session.get_bind().dialect.name == "postgresql":
+            by_words = _search_postgresql(session, incident, terms, limit * 4)
+        else:
+            by_words = _search_sqlite(session, incident, terms, limit * 4)
+    by_tags = _sharing_labels(session, incident, labels_of(session, incident.id))
+    position = {incident_id: n for n, incident_id in enumerate(by_words)}
+
+    def score(incident_id: int) -> tuple[int, int, int]:
+        found = len(by_tags.get(incident_id, ())) + (1 if incident_id in position else 0)
+        return (-found, position.get(incident_id, len(position)), -incident_id)
+
+    ranked = sorted(set(by_words) | set(by_tags), key=score)[:limit]
     matches = []
-    for incident_id in ids:
+    for incident_id in ranked:
         other = session.get(Incident, incident_id)
         if other is None:
             continue
         other_doc = session.get(IncidentSearchDoc, incident_id)
         other_words = set(_WORD.findall((other_doc.document if other_doc else other.title).lower()))
         other_terms = {w.strip(".-_") for w in other_words}
-        matches.append(Match(other, [t for t in terms if t in other_terms][:5]))
+        matches.append(
+            Match(
+                other,
+                [t for t in terms if t in other_terms][:5],
+                sorted(by_tags.get(incident_id, ())),
+            )
+        )
     return matches
 
 

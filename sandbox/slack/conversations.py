@@ -177,11 +177,13 @@ def conversations_join(st: SlackState, p: Params) -> JsonDict:
     return {"ok": True, "channel": st.channel_obj(channel)}
 
 
-def conversations_list(st: SlackState, p: Params) -> JsonDict:
+def conversations_list(st: SlackState, p: Params, *, member: str | None = None) -> JsonDict:
     types = set(p.ids("types") or ["public_channel"])
     limit = page_limit(p, default=100, maximum=1000)
     found = []
     for channel in st.channels.values():
+        if member is not None and member not in channel.members:
+            continue
         kind = (
             "im"
             if channel.is_im
@@ -206,6 +208,15 @@ def conversations_list(st: SlackState, p: Params) -> JsonDict:
     page, rest = found[:limit], found[limit:]
     next_cursor = encode_cursor("channel", rest[0]["id"]) if rest else ""
     return {"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
+def users_conversations(st: SlackState, p: Params) -> JsonDict:
+    """The conversations `user` (default: the caller) is in; with a bot token, private ones
+    only where the bot is a member too ("Non-public channels are restricted to those where the
+    calling user shares membership"). Same paging as conversations.list."""
+    user = p.opt("user") or st.cfg.bot_user_id
+    st.require_user(user)
+    return conversations_list(st, p, member=user)
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -245,4 +256,5 @@ HANDLERS: dict[str, Handler] = {
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
     "users.list": users_list,
+    "users.conversations": users_conversations,
 }

@@ -1,0 +1,183 @@
+"""Each incident's search document: the one full-text index search and recurrence share.
+
+A document is the incident's title, its tags and components, what people put on its timeline,
+its channel's messages, its follow-ups and the people's sections of its latest postmortem
+(summary, root cause, lessons: the bot's own sections only repeat the rest, and "Similar
+earlier incidents" would make every incident match its neighbours). It is stored in
+`incident_search_docs`; PostgreSQL indexes `to_tsvector('english', document)` with GIN, SQLite
+mirrors it into the FTS5 table `incident_search_fts` (Porter stemming, migration 0017).
+
+Documents are rewritten when a postmortem is generated, when tags change, and, before a
+search, for incidents that are still moving (open or recently resolved) or have none yet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.knowledge.tags import labels_of
+from bot.postmortem.document import Owner, split_document
+from bot.postmortem.markdown import slack_to_markdown
+from storage.models import (
+    CapturedMessage,
+    EventKind,
+    FollowUp,
+    Incident,
+    IncidentSearchDoc,
+    IncidentStatus,
+    Postmortem,
+    PostmortemVersion,
+    TimelineEvent,
+)
+
+MAX_DOCUMENT = 200_000  # characters: PostgreSQL's tsvector stops at 1 MB; ranking stays cheap
+LEADUP = timedelta(hours=1)  # channel messages this long before the declaration count
+STILL_MOVING = timedelta(days=2)  # resolved this recently: follow-ups and writing still change
+FRESH_FOR = timedelta(seconds=30)  # a document this young is not rewritten before a search
+REFRESH_PER_SEARCH = 50  # bound on documents rewritten before one search (the ack is 3 s)
+
+
+def _plain(texts: list[str]) -> list[str]:
+    return [slack_to_markdown(t, {}) for t in texts if t]
+
+
+def _channel_log(session: Session, incident: Incident) -> list[str]:
+    since = incident.declared_at - LEADUP
+    query = select(CapturedMessage.text).where(
+        CapturedMessage.team_id == incident.team_id,
+        CapturedMessage.channel_id == incident.channel_id,
+        CapturedMessage.deleted_at.is_(None),
+        CapturedMessage.posted_at >= since,
+    )
+    if incident.resolved_at is not None:
+        query = query.where(CapturedMessage.posted_at <= incident.resolved_at + STILL_MOVING)
+    return list(session.scalars(query.order_by(CapturedMessage.posted_at).limit(5000)))
+
+
+def _postmortem_text(session: Session, incident: Incident) -> str:
+    version = session.scalars(
+        select(PostmortemVersion)
+        .join(Postmortem, Postmortem.id == PostmortemVersion.postmortem_id)
+        .where(Postmortem.incident_id == incident.id)
+        .order_by(PostmortemVersion.version.desc())
+        .limit(1)
+    ).first()
+    if version is None:
+        return ""
+    if not version.marked:
+        return version.markdown
+    document = split_document(version.marked)
+    kept = [s for s in document.sections if s.owner is Owner.PEOPLE]
+    return "\n".join("\n".join([s.heading, *(b.markdown for b in s.body)]) for s in kept)
+
+
+def document_for(session: Session, incident: Incident) -> str:
+    events = session.scalars(  # automatic events are boilerplate, not meaning
+        select(TimelineEvent.text)
+        .where(
+            TimelineEvent.incident_id == incident.id,
+            TimelineEvent.kind.not_in((EventKind.STATUS, EventKind.FOLLOWUP)),
+        )
+        .order_by(TimelineEvent.occurred_at)
+    ).all()
+    followups = session.execute(
+        select(FollowUp.title, FollowUp.description)
+        .where(FollowUp.incident_id == incident.id)
+        .order_by(FollowUp.number)
+    ).all()
+    parts = [
+        *_plain([incident.title]),
+        " ".join(labels_of(session, incident.id)),
+        *_plain(list(events)),
+        *_plain([f"{title}\n{description}" for title, description in followups]),
+        _postmortem_text(session, incident),
+        *_plain(_channel_log(session, incident)),
+    ]
+    return "\n".join(p for p in parts if p)[:MAX_DOCUMENT]
+
+
+def refresh_document(session: Session, incident: Incident, *, now: datetime) -> str:
+    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror.
+
+    One upsert: two writers indexing the same incident at once both succeed (the later one
+    wins) instead of one failing on the primary key.
+    """
+    document = document_for(session, incident)
+    values = {
+        "incident_id": incident.id,
+        "team_id": incident.team_id,
+        "document": document,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(IncidentSearchDoc)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["incident_id"],
+            set_={"document": document, "updated_at": now},
+        )
+    )
+    if dialect == "sqlite":
+        session.execute(
+            text("DELETE FROM incident_search_fts WHERE rowid = :id"), {"id": incident.id}
+        )
+        session.execute(
+            text("INSERT INTO incident_search_fts (rowid, document, team_id) VALUES (:id, :d, :t)"),
+            {"id": incident.id, "d": document, "t": incident.team_id},
+        )
+    return document
+
+
+def refresh_stale(session: Session, team_id: str, *, now: datetime) -> int:
+    """Before a search: rewrite the documents that may be behind (incidents without one, open
+    ones, and those resolved within `STILL_MOVING`), at most `REFRESH_PER_SEARCH`, oldest
+    first, in incident id order (two writers take row locks in the same order). Returns how
+    many were rewritten."""
+    doc = IncidentSearchDoc
+    stale = (
+        select(Incident)
+        .outerjoin(doc, doc.incident_id == Incident.id)
+        .where(
+            Incident.team_id == team_id,
+            or_(
+                doc.incident_id.is_(None),
+                (
+                    or_(
+                        Incident.status != IncidentStatus.RESOLVED,
+                        Incident.resolved_at >= now - STILL_MOVING,
+                    )
+                    & (doc.updated_at < now - FRESH_FOR)
+                ),
+            ),
+        )
+        .order_by(func.coalesce(doc.updated_at, Incident.declared_at), Incident.id)
+        .limit(REFRESH_PER_SEARCH)
+    )
+    todo = sorted(session.scalars(stale), key=lambda i: i.id)
+    for incident in todo:
+        refresh_document(session, incident, now=now)
+    return len(todo)
+
+
+def refresh_all(session: Session, incident: Incident, *, now: datetime) -> None:
+    """Bring every document of the incident's workspace that is missing up to date, and this
+    incident's (before a postmortem is generated), in incident id order (no deadlocks)."""
+    missing = session.scalars(
+        select(Incident).where(
+            Incident.team_id == incident.team_id,
+            ~select(IncidentSearchDoc.incident_id)
+            .where(IncidentSearchDoc.incident_id == Incident.id)
+            .exists(),
+        )
+    )
+    todo = {other.id: other for other in missing}
+    todo[incident.id] = incident
+    for incident_id in sorted(todo):
+        refresh_document(session, todo[incident_id], now=now)
