@@ -125,7 +125,6 @@ class Settings(BaseSettings):
     web_slack_client_id: str | None = None  # single-workspace install only
     web_slack_client_secret: SecretStr | None = None
     web_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
-    web_membership_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 
     @field_validator("log_format", mode="before")
     @classmethod

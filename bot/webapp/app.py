@@ -75,7 +75,7 @@ def create_web_view(services: Services) -> WebView | None:
         authorize_url=settings.openid_authorize_url,
         api_url=settings.slack_api_url,
     )
-    access = SlackAccess(client_for, ttl=settings.web_membership_cache_seconds)
+    access = SlackAccess(client_for)
     return build(
         db=services.db,
         sign_in=sign_in,
@@ -84,6 +84,7 @@ def create_web_view(services: Services) -> WebView | None:
         lifetime=timedelta(hours=settings.web_session_hours),
         clock=services.clock,
         base_url=settings.web_base_url,
+        client_for=client_for,
     )
 
 
@@ -96,6 +97,7 @@ def build(
     lifetime: timedelta,
     clock: Callable[[], Any],
     base_url: str | None = None,
+    client_for: Callable[[str], Any] = lambda team_id: None,
 ) -> WebView:
     app = WebView(
         __name__,
@@ -120,6 +122,7 @@ def build(
         "clock": clock,
         "now": lambda: clock().timestamp(),
         "base_url": base_url,  # None: the URL each request came to
+        "client_for": client_for,  # team id → the bot's WebClient there (None: not installed)
     }
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["duration"] = _duration

@@ -1,9 +1,7 @@
 """What the web view asks Slack: who signed in (Sign in with Slack, through slack-sdk's OpenID
-Connect support), whether the bot is installed in their workspace, and who is in a channel.
-
-Answers about workspaces and channel members are cached briefly (WEB_MEMBERSHIP_CACHE_SECONDS):
-a page view must not cost a round of Slack calls, yet someone removed from a private channel
-loses sight of its incident within a minute, not at their next sign-in.
+Connect support) and whether the bot is installed in their workspace (cached for a minute).
+Which private channels they are in is bot.knowledge.access's question, shared with Slack's
+own list and search.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ log = logging.getLogger("postmortem_bot.webapp")
 SCOPES = ("openid", "profile", "email")  # Sign in with Slack's scopes (manifest.yml)
 K = TypeVar("K")
 V = TypeVar("V")
-MEMBERS_PAGE = 200  # conversations.members: Slack recommends at most 200 a page
 
 
 class SignInFailed(Exception):
@@ -94,14 +91,14 @@ class SignIn:
 
 
 class SlackAccess:
-    """Workspaces the bot is installed in and channel members, asked of Slack and cached for
-    `ttl` seconds. `client_for(team_id)` is the bot's client there (None: not installed)."""
+    """Workspaces the bot is installed in, asked of Slack and cached for `ttl` seconds.
+    `client_for(team_id)` is the bot's client there (None: not installed)."""
 
     def __init__(
         self,
         client_for: Callable[[str], WebClient | None],
         *,
-        ttl: float,
+        ttl: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client_for = client_for
@@ -109,7 +106,6 @@ class SlackAccess:
         self._now = monotonic
         self._lock = threading.Lock()
         self._teams: dict[str, tuple[float, bool]] = {}
-        self._members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
 
     def is_installed_in(self, team_id: str) -> bool:
         """The bot is installed in `team_id`: its client there answers auth.test as that team
@@ -127,36 +123,6 @@ class SlackAccess:
         with self._lock:
             self._teams[team_id] = (self._now(), installed)
         return installed
-
-    def members(self, team_id: str, channel_id: str) -> frozenset[str]:
-        """Everyone in the channel, page by page (an empty set when Slack will not say)."""
-        key = (team_id, channel_id)
-        cached = self._cached(self._members, key)
-        if cached is not None:
-            return cached
-        client = self._client_for(team_id)
-        found: set[str] = set()
-        if client is not None:
-            try:
-                cursor: str | None = None
-                while True:
-                    page = client.conversations_members(
-                        channel=channel_id, limit=MEMBERS_PAGE, cursor=cursor
-                    )
-                    found.update(str(m) for m in page.get("members") or [])
-                    cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                    if not cursor:
-                        break
-            except SlackApiError as error:  # channel gone, bot removed: nobody may see it
-                log.info("members of %s unknown: %s", channel_id, error.response.get("error"))
-                found = set()
-        members = frozenset(found)
-        with self._lock:
-            self._members[key] = (self._now(), members)
-        return members
-
-    def is_member(self, team_id: str, channel_id: str, user_id: str) -> bool:
-        return user_id in self.members(team_id, channel_id)
 
     def _cached(self, store: dict[K, tuple[float, V]], key: K) -> V | None:
         with self._lock:

@@ -1,5 +1,11 @@
 """The pages: the archive (`/app/`), one incident (`/app/incidents/INC-N`), the insights
-(`/app/insights`, and each table as CSV at `/app/insights/<table>.csv`)."""
+(`/app/insights`, and each table as CSV at `/app/insights/<table>.csv`).
+
+Who may see what is bot.knowledge.access's rule, as in Slack: each page first asks Slack which
+private channels the person is in (`load_memberships`, cached briefly, before any
+transaction), then filters with `visible_incidents_filter` / `incident_visible_to`. The archive
+is bot.knowledge.search's `list_incidents` and `search_incidents`.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +13,44 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app, render_template, request
-from sqlalchemy import ColumnElement
-from sqlalchemy.orm import Session
+from markupsafe import Markup, escape
+from slack_sdk import WebClient
 from werkzeug.wrappers import Response
 
+from bot.core.errors import UserError
+from bot.knowledge.access import (
+    Viewer,
+    incident_visible_to,
+    load_memberships,
+    visible_incidents_filter,
+)
+from bot.knowledge.index import refresh_stale
+from bot.knowledge.search import (
+    MARK_END,
+    MARK_START,
+    IncidentSummary,
+    ListFilter,
+    list_incidents,
+    parse_query,
+    search_incidents,
+)
+from bot.knowledge.tags import team_tags
 from bot.webapp import insights as insight
 from bot.webapp.auth import current_user
 from bot.webapp.charts import PALETTE, Series, bar_chart, line_chart
-from bot.webapp.service import ArchiveFilters, all_tags, archive, find_incident, incident_page
-from bot.webapp.slack_access import SlackAccess
-from bot.webapp.visibility import may_see, visible_filter
+from bot.webapp.service import find_incident, incident_page
 from storage.db import Database
 from storage.models import IncidentStatus, Severity
 
 blueprint = Blueprint("views", __name__)
 E = TypeVar("E")
 _KEY = re.compile(r"^INC-(\d{1,9})$", re.IGNORECASE)
+ARCHIVE_PAGE = 25
 
 
 def _state() -> dict[str, Any]:
@@ -40,19 +64,22 @@ def _db() -> Database:
     return db
 
 
-def _access() -> SlackAccess:
-    access: SlackAccess = _state()["access"]
-    return access
-
-
 def _me() -> dict[str, str]:
     me = current_user()
     assert me is not None  # auth.require_sign_in ran first
     return me
 
 
-def _visible(session: Session, me: dict[str, str]) -> ColumnElement[bool]:
-    return visible_filter(session, _access(), team_id=me["team"], user_id=me["user"])
+def _viewer() -> Viewer:
+    """The person signed in, their private channels asked of Slack first (outside any
+    transaction; cached briefly by bot.knowledge.access)."""
+    me = _me()
+    viewer = Viewer(me["team"], me["user"])
+    client_for: Callable[[str], WebClient | None] = _state()["client_for"]
+    client = client_for(viewer.team_id)
+    if client is not None:
+        load_memberships(client, viewer)
+    return viewer
 
 
 def _enum_arg(name: str, kind: Callable[[str], E], problems: list[str], allowed: str) -> E | None:
@@ -77,38 +104,87 @@ def _date_arg(name: str, problems: list[str]) -> date | None:
         return None
 
 
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Row:
+    incident: IncidentSummary
+    snippet: Markup | None
+
+
+@dataclass(frozen=True)
+class Archive:
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+
+
+def highlighted(snippet: str) -> Markup:
+    """A search snippet: people's text escaped, then the matched words marked."""
+    text = str(escape(snippet))
+    return Markup(text.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
 def archive_view() -> str:
-    me = _me()
+    viewer = _viewer()
     problems: list[str] = []
     statuses = ", ".join(s.value for s in IncidentStatus)
     severities = ", ".join(s.value for s in Severity)
     try:
-        page_number = max(1, int(request.args.get("page") or 1))
+        page_number = min(10_000, max(1, int(request.args.get("page") or 1)))
     except ValueError:
         page_number = 1
-    filters = ArchiveFilters(
-        status=_enum_arg("status", IncidentStatus, problems, statuses),
-        severity=_enum_arg("severity", Severity, problems, severities),
-        tag=(request.args.get("tag") or "").strip()[:64] or None,
-        since=_date_arg("since", problems),
-        until=_date_arg("until", problems),
-        words=(request.args.get("q") or "").strip()[:200] or None,
-        page=page_number,
+    status = _enum_arg("status", IncidentStatus, problems, statuses)
+    severity = _enum_arg("severity", Severity, problems, severities)
+    since, until = _date_arg("since", problems), _date_arg("until", problems)
+    tag = (request.args.get("tag") or "").strip()[:64] or None
+    flt = ListFilter(
+        statuses=(status,) if status else (),
+        severities=(severity,) if severity else (),
+        tag=tag,
+        since=_day_start(since) if since else None,
+        until=_day_start(until + timedelta(days=1)) if until else None,
     )
+    words = (request.args.get("q") or "").strip()
+    query = None
+    if words:
+        try:
+            query = parse_query(words)
+        except UserError as error:
+            problems.append(str(error).replace("/incident search", "search"))
+    offset = (page_number - 1) * ARCHIVE_PAGE
+    now: Callable[[], datetime] = _state()["clock"]
     with _db().session() as session:
-        found = archive(session, team_id=me["team"], visible=_visible(session, me), filters=filters)
-        tags = all_tags(session, team_id=me["team"])
-        return render_template(
-            "webapp/archive.html.j2",
-            me=me,
-            found=found,
-            filters=filters,
-            problems=problems,
-            tags=tags,
-            statuses=list(IncidentStatus),
-            severities=list(Severity),
-            args=request.args,
-        )
+        if query is not None:
+            refresh_stale(session, viewer.team_id, now=now())  # incidents still moving
+            found = search_incidents(
+                session, viewer.team_id, query, viewer=viewer, filter=flt,
+                offset=offset, limit=ARCHIVE_PAGE,
+            )  # fmt: skip
+            rows = [Row(hit.incident, highlighted(hit.snippet)) for hit in found.hits]
+        else:
+            listed = list_incidents(
+                session, viewer.team_id, filter=flt, viewer=viewer,
+                offset=offset, limit=ARCHIVE_PAGE,
+            )  # fmt: skip
+            rows, found_total = [Row(item, None) for item in listed.items], listed.total
+        total = found.total if query is not None else found_total
+        tags = [name for name, _count in team_tags(session, viewer.team_id, viewer=viewer)]
+    pages = max(1, -(-total // ARCHIVE_PAGE))
+    return render_template(
+        "webapp/archive.html.j2",
+        me=_me(),
+        found=Archive(rows, total, min(page_number, pages), pages),
+        filters={"status": status, "severity": severity, "tag": tag},
+        problems=problems,
+        tags=tags,
+        statuses=list(IncidentStatus),
+        severities=list(Severity),
+        args=request.args,
+    )
 
 
 # Flask names the endpoint after the function; keep `views.archive` for url_for.
@@ -117,18 +193,18 @@ blueprint.add_url_rule("/", endpoint="archive", view_func=archive_view, methods=
 
 @blueprint.get("/incidents/<key>")
 def incident(key: str) -> str:
-    me = _me()
     match = _KEY.match(key)
     if match is None:
         abort(404)
+    viewer = _viewer()
     with _db().session() as session:
-        found = find_incident(session, team_id=me["team"], number=int(match.group(1)))
+        found = find_incident(session, team_id=viewer.team_id, number=int(match.group(1)))
         # Someone who may not see a private incident is told nothing about it: same 404.
-        if found is None or not may_see(_access(), found, me["user"]):
+        if found is None or not incident_visible_to(session, found, viewer.user_id):
             abort(404)
         page = incident_page(session, found)
         return render_template(
-            "webapp/incident.html.j2", me=me, page=page, slack_url=_slack_url(me["team"])
+            "webapp/incident.html.j2", me=_me(), page=page, slack_url=_slack_url(viewer.team_id)
         )
 
 
@@ -140,11 +216,14 @@ def _slack_url(team_id: str) -> Callable[[str], str]:
 
 
 def _insights() -> insight.Insights:
-    me = _me()
+    viewer = _viewer()
     now: Callable[[], datetime] = _state()["clock"]
     with _db().session() as session:
         return insight.compute(
-            session, team_id=me["team"], visible=_visible(session, me), now=now()
+            session,
+            team_id=viewer.team_id,
+            visible=visible_incidents_filter(viewer.user_id),
+            now=now(),
         )
 
 
