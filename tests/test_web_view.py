@@ -109,8 +109,8 @@ def _incident(
     )
 
 
-def seed_small(db: Database) -> None:
-    """A handful of incidents for the archive and the incident page."""
+def seed_small(db: Database, first: int = 1) -> None:
+    """A handful of incidents for the archive and the incident page, numbered from `first`."""
     with db.session() as session:
         session.add(
             SlackUser(
@@ -123,14 +123,14 @@ def seed_small(db: Database) -> None:
             )
         )
         checkout = _incident(
-            1,
+            first + 0,
             "Checkout &lt;script&gt; errors",
             channel=INCIDENT_CHANNEL,
             severity=Severity.SEV1,
             declared=NOW - timedelta(days=40),
         )
         search = _incident(
-            2,
+            first + 1,
             "Search degraded",
             channel="C0SEARCH",
             severity=Severity.SEV3,
@@ -138,7 +138,7 @@ def seed_small(db: Database) -> None:
             declared=NOW - timedelta(days=1),
         )
         payroll = _incident(
-            3,
+            first + 2,
             "Payroll leak",
             channel=PRIVATE_CHANNEL,
             private=True,
@@ -146,7 +146,7 @@ def seed_small(db: Database) -> None:
             declared=NOW - timedelta(days=10),
         )
         login = _incident(
-            4,
+            first + 3,
             "Login outage",
             channel="C0LOGIN",
             severity=Severity.SEV2,

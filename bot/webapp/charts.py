@@ -26,19 +26,27 @@ class Series:
     dashed: bool = False
 
 
-def _nice_max(value: float) -> float:
-    """A round top for the axis: 1, 2, 2.5 or 5 times a power of ten."""
-    if value <= 0:
-        return 1.0
+def _nice_step(value: float) -> float:
+    """A round step: 1, 2 or 5 times a power of ten, at least `value`."""
     power = 1.0
     while power * 10 <= value:
         power *= 10
     while power > value:
         power /= 10
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 5, 10):
         if step * power >= value:
             return step * power
     return 10 * power
+
+
+def _nice_max(value: float) -> float:
+    """The axis top: four round steps (whole steps from 1 up: counts never read 6.25)."""
+    if value <= 0:
+        return 4.0
+    step = _nice_step(value / 4)
+    if value >= 1:
+        step = max(1.0, step)
+    return 4 * step
 
 
 def _number(value: float) -> str:
