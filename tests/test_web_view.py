@@ -4,18 +4,22 @@ the session, the archive, an incident's page, private incidents, and the strict 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.knowledge.access import forget_memberships
 from sandbox.harness import running_bot
 from sandbox.slack.fake import FakeSlack
 from sandbox.slack.oauth import CLIENT_ID, CLIENT_SECRET
 from storage.db import Database
+from storage.migrate import upgrade
 from storage.models import (
     EventKind,
     EventSource,
@@ -35,6 +39,8 @@ from storage.models import (
     TimelineEvent,
 )
 from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL, PRIVATE_CHANNEL
+from tests.tcp_proxy import TcpProxy
+from tests.test_availability import SLACK_BOUND, Fault, WriteLock
 from tests.webclient import Browser, Page
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -435,3 +441,42 @@ def test_private_incident_only_for_its_channel_members(web: Web) -> None:
     # Membership is asked of Slack, for the person signed in.
     calls = web.slack.calls_to("users.conversations")
     assert {c.params.get("user") for c in calls} == {CAROL, ALICE}
+
+
+# --- While the database does not answer ---------------------------------------------------------
+
+
+def test_pages_say_unavailable_while_the_database_stalls_and_recover(
+    database_url: str, slack: FakeSlack
+) -> None:
+    with ExitStack() as stack:
+        fault: Fault
+        if make_url(database_url).get_backend_name() == "postgresql":
+            proxy = stack.enter_context(TcpProxy.for_database(database_url))
+            database_url, fault = proxy.database_url(database_url), proxy
+        else:
+            fault = WriteLock(str(make_url(database_url).database))
+        db = Database(database_url)  # the default timeouts, as deployed
+        stack.callback(db.dispose)
+        upgrade(db)
+        seed_small(db)
+        forget_memberships()
+        bot = stack.enter_context(
+            running_bot(slack, db, clock=MovableClock(NOW), **web_view_settings())
+        )
+        stack.callback(fault.resume)  # first: the bot's graceful stop waits for its work
+        web = Web(bot.url, slack, db, MovableClock(NOW))
+        browser = web.sign_in(ALICE)
+        fault.stall()
+        started = time.monotonic()
+        page = browser.get(web.url + "/app/incidents/INC-1")
+        assert time.monotonic() - started < SLACK_BOUND
+        assert page.status == 503
+        assert page.headers["retry-after"] == "30"
+        assert "isn&#39;t answering right now" in page.body and "Traceback" not in page.body
+        assert "content-security-policy" in page.headers
+        fault.resume()
+        deadline = time.monotonic() + 5
+        while browser.get(web.url + "/app/incidents/INC-1").status != 200:
+            assert time.monotonic() < deadline, "the web view never came back"
+            time.sleep(0.05)

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 import templates
@@ -22,7 +23,7 @@ from bot.core.formatting import format_duration, utc_label
 from bot.slack.mrkdwn import plain_text
 from bot.webapp import auth, views
 from bot.webapp.slack_access import SignIn, SlackAccess
-from storage.db import Database
+from storage.db import Database, explain, is_unavailable
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -51,6 +52,30 @@ def _when(moment: datetime | None) -> str:
 
 def _duration(span: timedelta | None) -> str:
     return format_duration(span) if span is not None else "—"
+
+
+def _on_error(error: Exception) -> HTTPException | tuple[str, int, dict[str, str]]:
+    """While the database does not answer: a short 503 that says so (like the status page),
+    never a traceback; anything else unexpected: a plain 500, logged with its traceback."""
+    if isinstance(error, HTTPException):
+        return error
+    if is_unavailable(error):
+        log.info("web view unavailable: %s", explain(error))
+        page = render_template(
+            "webapp/message.html.j2",
+            title="Temporarily unavailable",
+            message="The incident database isn't answering right now. Please try again in a "
+            "minute.",
+        )
+        return page, 503, {"Retry-After": "30"}
+    log.exception("web view request failed")
+    page = render_template(
+        "webapp/message.html.j2",
+        title="Something went wrong",
+        message="This page could not be shown. Please try again; if it keeps happening, tell "
+        "whoever runs the bot.",
+    )
+    return page, 500, {}
 
 
 class WebView(Flask):
@@ -129,6 +154,7 @@ def build(
     app.jinja_env.filters["slack"] = plain_text  # text as Slack delivers it → what was typed
     app.before_request(auth.require_sign_in)
     app.after_request(_headers)
+    app.register_error_handler(Exception, _on_error)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(views.blueprint)
     return app

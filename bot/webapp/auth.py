@@ -94,9 +94,10 @@ def login() -> Response:
 
 
 def _refused(message: str, status: int) -> tuple[str, int]:
-    return render_template(
-        "webapp/message.html.j2", title="Sign-in failed", message=message
-    ), status
+    page = render_template(
+        "webapp/message.html.j2", title="Sign-in failed", message=message, sign_in_link=True
+    )
+    return page, status
 
 
 @blueprint.get(CALLBACK_PATH)
