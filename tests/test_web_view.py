@@ -480,3 +480,32 @@ def test_pages_say_unavailable_while_the_database_stalls_and_recover(
         while browser.get(web.url + "/app/incidents/INC-1").status != 200:
             assert time.monotonic() < deadline, "the web view never came back"
             time.sleep(0.05)
+
+
+# --- Settings -----------------------------------------------------------------------------------
+
+
+def test_web_view_settings_take_the_apps_credentials_where_they_are() -> None:
+    from pydantic import ValidationError
+
+    from bot.core.settings import Settings
+
+    def settings(**values: object) -> Settings:
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    single = settings(web_slack_client_id="1.2", web_slack_client_secret="abc")
+    assert single.web_client_credentials == ("1.2", "abc")
+    assert not single.oauth_mode  # the web view's credentials never make a multi-workspace bot
+    multi = settings(slack_client_id="9.9", slack_client_secret="xyz", web_slack_client_id="1.2")
+    assert multi.web_client_credentials == ("9.9", "xyz")
+    assert settings().web_client_credentials is None
+    assert settings().openid_authorize_url == "https://slack.com/openid/connect/authorize"
+    fake = settings(slack_api_url="http://127.0.0.1:9/api/")
+    assert fake.openid_authorize_url == "http://127.0.0.1:9/openid/connect/authorize"
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        settings(web_session_secret="short")
+    with pytest.raises(ValidationError, match="public URL"):
+        settings(web_base_url="bot.example.com")
+    assert settings(web_base_url="https://bot.example.com/").web_base_url == (
+        "https://bot.example.com"
+    )
