@@ -16,8 +16,14 @@ _MIGRATION_LOCK_KEY = 0x706D2D626F74
 
 
 # Dialect-specific objects that exist only in migrations (not in the models): SQLite's FTS5
-# table (and its shadow tables) and PostgreSQL's expression index for full-text search.
-_MIGRATION_ONLY_PREFIXES = ("incident_search_fts", "ix_incident_search_docs_tsv")
+# table (and its shadow tables), PostgreSQL's expression index for full-text search (before
+# 0017), and its stored tsvector column and index (0017).
+_MIGRATION_ONLY_PREFIXES = (
+    "incident_search_fts",
+    "ix_incident_search_docs_tsv",
+    "search_vector",
+    "ix_incident_search_docs_vector",
+)
 
 
 # Tables owned by slack-sdk's OAuth stores (multi-workspace install): created by migration 0009,

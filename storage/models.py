@@ -459,10 +459,11 @@ class PostmortemVersion(Base):
 
 
 class IncidentSearchDoc(Base):
-    """Text of an incident (title + timeline) for recurrence search (see bot.postmortem.recurrence).
+    """Text of an incident for search and recurrence (see bot.knowledge.index).
 
-    PostgreSQL indexes `to_tsvector('english', document)` with GIN; SQLite mirrors documents into
-    the FTS5 table `incident_search_fts`. Both are created by migration 0004 only.
+    PostgreSQL keeps `to_tsvector('english', document)` in a GIN-indexed stored generated
+    column, `search_vector`; SQLite mirrors documents into the FTS5 table `incident_search_fts`.
+    Both exist in the migrations only (0004, 0017).
     """
 
     __tablename__ = "incident_search_docs"

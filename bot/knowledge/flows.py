@@ -1,8 +1,9 @@
 """`/incident list`, `/incident search`, their Next/Previous buttons, and the tag commands.
 
 Lists and searches are answered privately; who may see what is asked of Slack first
-(bot.knowledge.access, outside any transaction), then one short transaction brings the
-search documents of incidents still moving up to date and runs the query. Tag changes are
+(bot.knowledge.access, outside any transaction); the search documents of incidents still
+moving are brought up to date (a write, only when one is behind), then the query runs in a
+read-only transaction (on SQLite, readers never queue for the write lock). Tag changes are
 recorded (and written to the timeline) before the ack.
 """
 
@@ -27,7 +28,7 @@ from bot.knowledge.commands import (
     parse_list,
     parse_search,
 )
-from bot.knowledge.index import refresh_document, refresh_stale
+from bot.knowledge.index import has_stale, refresh_document, refresh_stale
 from bot.knowledge.search import ListFilter, list_incidents, search_incidents
 from bot.knowledge.tags import add_tags, components, free_tags, remove_tags, team_tags
 from bot.services import Services
@@ -51,10 +52,14 @@ def search(
     *,
     offset: int = 0,
 ) -> blocks.Message:
-    viewer = viewer_of(origin)
+    viewer, now = viewer_of(origin), services.clock()
     load_memberships(client, viewer)
-    with services.db.session() as session:
-        refresh_stale(session, origin.team_id, now=services.clock())
+    with services.db.read_session() as session:
+        stale = has_stale(session, origin.team_id, now=now)
+    if stale:
+        with services.db.session() as session:
+            refresh_stale(session, origin.team_id, now=now)
+    with services.db.read_session() as session:
         page = search_incidents(
             session,
             origin.team_id,
@@ -87,7 +92,7 @@ def list_(
 ) -> blocks.Message:
     viewer = viewer_of(origin)
     load_memberships(client, viewer)
-    with services.db.session() as session:
+    with services.db.read_session() as session:
         page = list_incidents(
             session,
             origin.team_id,
@@ -167,5 +172,5 @@ def tag(
 def show_team_tags(services: Services, client: WebClient, origin: Origin) -> str:
     viewer = viewer_of(origin)
     load_memberships(client, viewer)
-    with services.db.session() as session:
+    with services.db.read_session() as session:
         return blocks.team_tags(team_tags(session, origin.team_id, viewer=viewer))

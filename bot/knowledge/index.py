@@ -4,7 +4,7 @@ A document is the incident's title, its tags and components, what people put on 
 its channel's messages, its follow-ups and the people's sections of its latest postmortem
 (summary, root cause, lessons: the bot's own sections only repeat the rest, and "Similar
 earlier incidents" would make every incident match its neighbours). It is stored in
-`incident_search_docs`; PostgreSQL indexes `to_tsvector('english', document)` with GIN, SQLite
+`incident_search_docs`; PostgreSQL keeps its `tsvector` in a GIN-indexed stored column, SQLite
 mirrors it into the FTS5 table `incident_search_fts` (Porter stemming, migration 0017).
 
 Documents are rewritten when a postmortem is generated, when tags change, and, before a
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -135,13 +135,9 @@ def refresh_document(session: Session, incident: Incident, *, now: datetime) -> 
     return document
 
 
-def refresh_stale(session: Session, team_id: str, *, now: datetime) -> int:
-    """Before a search: rewrite the documents that may be behind (incidents without one, open
-    ones, and those resolved within `STILL_MOVING`), at most `REFRESH_PER_SEARCH`, oldest
-    first, in incident id order (two writers take row locks in the same order). Returns how
-    many were rewritten."""
+def _stale(team_id: str, now: datetime) -> Select[Incident]:
     doc = IncidentSearchDoc
-    stale = (
+    return (
         select(Incident)
         .outerjoin(doc, doc.incident_id == Incident.id)
         .where(
@@ -158,9 +154,24 @@ def refresh_stale(session: Session, team_id: str, *, now: datetime) -> int:
             ),
         )
         .order_by(func.coalesce(doc.updated_at, Incident.declared_at), Incident.id)
-        .limit(REFRESH_PER_SEARCH)
     )
-    todo = sorted(session.scalars(stale), key=lambda i: i.id)
+
+
+def has_stale(session: Session, team_id: str, *, now: datetime) -> bool:
+    """Whether `refresh_stale` has anything to do (asked in a read-only transaction, so that
+    searches don't queue for SQLite's write lock when nothing needs writing)."""
+    found = session.execute(_stale(team_id, now).with_only_columns(Incident.id).limit(1))
+    return found.first() is not None
+
+
+def refresh_stale(session: Session, team_id: str, *, now: datetime) -> int:
+    """Before a search: rewrite the documents that may be behind (incidents without one, open
+    ones, and those resolved within `STILL_MOVING`), at most `REFRESH_PER_SEARCH`, oldest
+    first, in incident id order (two writers take row locks in the same order). Returns how
+    many were rewritten."""
+    todo = sorted(
+        session.scalars(_stale(team_id, now).limit(REFRESH_PER_SEARCH)), key=lambda i: i.id
+    )
     for incident in todo:
         refresh_document(session, incident, now=now)
     return len(todo)

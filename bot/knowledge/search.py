@@ -2,9 +2,10 @@
 the web archive: one query each, filtered by what the viewer may see (bot.knowledge.access).
 
 Search uses the database's own full-text search over each incident's document
-(bot.knowledge.index): PostgreSQL `to_tsvector`/`ts_rank`/`ts_headline` (the GIN index of
-migration 0004), SQLite FTS5 with `bm25` and `snippet`. Results are ranked, then newest first;
-pages are `offset`/`limit` with the total, so a caller can offer Next and Previous.
+(bot.knowledge.index): PostgreSQL `tsvector`/`ts_rank`/`ts_headline` (the GIN-indexed stored
+vector of migration 0017), SQLite FTS5 with `bm25` and `snippet`. Results are ranked, then
+newest first; pages are `offset`/`limit` with the total, so a caller can offer Next and
+Previous.
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ _CHUNK = re.compile(r'"([^"]*)"?|(\S+)')
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits, in any script (as both tokenizers split)
 _FTS = table("incident_search_fts", column("rowid"), column("document"), column("team_id"))
 _FTS_NAME: ColumnElement[Any] = literal_column("incident_search_fts")
-_ENGLISH: ColumnElement[Any] = literal_column(
-    "'english'"
-)  # inline, so the planner sees the GIN index's expression
+# The text search configuration, inline (as the stored vectors were made with it).
+_ENGLISH: ColumnElement[Any] = literal_column("'english'")
+# PostgreSQL: each document's stored tsvector (a generated column, migration 0017).
+_PG_VECTOR: ColumnElement[Any] = literal_column("incident_search_docs.search_vector")
 _PG_HEADLINE = (
     f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=18, MinWords=6, "
     'MaxFragments=2, FragmentDelimiter=" … "'
@@ -308,39 +310,55 @@ def _search_postgresql(
     offset: int,
     limit: int,
 ) -> tuple[list[Any], int]:
+    """Matches through the GIN index on the stored vectors (migration 0017), ranked with
+    `ts_rank` on those vectors; `ts_headline` (which parses the document again) only for the
+    page's rows."""
     tsquery = _pg_tsquery(query)
-    vector = func.to_tsvector(_ENGLISH, IncidentSearchDoc.document)
-    matches = vector.op("@@")(tsquery)
-    base = _filtered(
-        select(Incident).join(IncidentSearchDoc, IncidentSearchDoc.incident_id == Incident.id),
-        team_id,
-        flt,
-        viewer,
-    ).where(IncidentSearchDoc.team_id == team_id, matches)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    if not total:
-        return [], 0
-    rank = func.ts_rank(vector, tsquery, 1).label("rank")
-    ranked = (
-        base.add_columns(rank, IncidentSearchDoc.document.label("document"))
+    total_over = func.count().over().label("total")
+    rank = func.ts_rank(_PG_VECTOR, tsquery, 1).label("rank")
+    rows = session.execute(
+        _filtered(
+            select(Incident, rank, total_over).join(
+                IncidentSearchDoc, IncidentSearchDoc.incident_id == Incident.id
+            ),
+            team_id,
+            flt,
+            viewer,
+        )
+        .where(IncidentSearchDoc.team_id == team_id, _PG_VECTOR.op("@@")(tsquery))
         .order_by(rank.desc(), Incident.declared_at.desc(), Incident.id.desc())
         .offset(offset)
         .limit(limit)
-        .subquery()
-    )
-    headline = func.ts_headline(
-        _ENGLISH, ranked.c.document, tsquery, literal_column(_pg_quote(_PG_HEADLINE))
-    )
-    page = session.execute(
-        select(ranked.c.id, ranked.c.rank, headline).order_by(
-            ranked.c.rank.desc(), ranked.c.declared_at.desc(), ranked.c.id.desc()
-        )
     ).all()
-    incidents = {
-        i.id: i
-        for i in session.scalars(select(Incident).where(Incident.id.in_([r[0] for r in page])))
-    }
-    return [(incidents[r[0]], r[1], r[2]) for r in page], total
+    if not rows:
+        total = 0
+        if offset:
+            total = (
+                session.scalar(
+                    _filtered(
+                        select(func.count(Incident.id)).join(
+                            IncidentSearchDoc, IncidentSearchDoc.incident_id == Incident.id
+                        ),
+                        team_id,
+                        flt,
+                        viewer,
+                    ).where(IncidentSearchDoc.team_id == team_id, _PG_VECTOR.op("@@")(tsquery))
+                )
+                or 0
+            )
+        return [], total
+    ids = [r[0].id for r in rows]
+    headline = func.ts_headline(
+        _ENGLISH, IncidentSearchDoc.document, tsquery, literal_column(_pg_quote(_PG_HEADLINE))
+    )
+    headlines: dict[int, str] = dict(
+        session.execute(
+            select(IncidentSearchDoc.incident_id, headline).where(
+                IncidentSearchDoc.incident_id.in_(ids)
+            )
+        ).all()
+    )
+    return [(r[0], float(r[1]), headlines.get(r[0].id, "")) for r in rows], int(rows[0][2])
 
 
 def _pg_quote(value: str) -> str:
@@ -360,22 +378,49 @@ def _search_sqlite(
     offset: int,
     limit: int,
 ) -> tuple[list[Any], int]:
-    matches = _FTS_NAME.op("MATCH")(bindparam("q", _fts_query(query)))
-    base = _filtered(
-        select(Incident).select_from(_FTS).join(Incident, Incident.id == _FTS.c.rowid),
-        team_id,
-        flt,
-        viewer,
-    ).where(matches)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    if not total:
-        return [], 0
-    bm25 = func.bm25(_FTS_NAME)
-    snippet = func.snippet(_FTS_NAME, 0, MARK_START, MARK_END, "…", 14)
+    """The matches are found (and ranked by bm25) once, in a materialized CTE: joined
+    directly, SQLite would walk the team's incidents and run the full-text query for each.
+    Snippets are made for the page's rows only."""
+    fts_query = _fts_query(query)
+    matched = (
+        select(_FTS.c.rowid.label("id"), func.bm25(_FTS_NAME).label("bm25"))
+        .where(_FTS_NAME.op("MATCH")(bindparam("q", fts_query)), _FTS.c.team_id == team_id)
+        .cte("matched")
+        .prefix_with("MATERIALIZED")
+    )
+    total_over = func.count().over().label("total")
     rows = session.execute(
-        base.add_columns((-bm25).label("rank"), snippet)
-        .order_by(bm25, Incident.declared_at.desc(), Incident.id.desc())
+        _filtered(
+            select(Incident, matched.c.bm25, total_over).join(matched, matched.c.id == Incident.id),
+            team_id,
+            flt,
+            viewer,
+        )
+        .order_by(matched.c.bm25, Incident.declared_at.desc(), Incident.id.desc())
         .offset(offset)
         .limit(limit)
     ).all()
-    return [(r[0], r[1], r[2]) for r in rows], total
+    if not rows:
+        total = 0
+        if offset:
+            total = (
+                session.scalar(
+                    _filtered(
+                        select(func.count(Incident.id)).join(matched, matched.c.id == Incident.id),
+                        team_id,
+                        flt,
+                        viewer,
+                    )
+                )
+                or 0
+            )
+        return [], total
+    ids = [r[0].id for r in rows]
+    snippets = dict(
+        session.execute(
+            select(_FTS.c.rowid, func.snippet(_FTS_NAME, 0, MARK_START, MARK_END, "…", 14)).where(
+                _FTS_NAME.op("MATCH")(bindparam("q2", fts_query)), _FTS.c.rowid.in_(ids)
+            )
+        ).all()
+    )
+    return [(r[0], -float(r[1]), snippets.get(r[0].id, "")) for r in rows], int(rows[0][2])

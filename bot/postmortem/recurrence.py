@@ -1,8 +1,8 @@
 """Finding earlier incidents like this one, with the database's full-text search.
 
 Each incident has a search document in `incident_search_docs` (bot.knowledge.index, shared
-with `/incident search`). PostgreSQL ranks them with `tsvector`/`ts_rank` (a GIN index on the
-expression); SQLite mirrors the documents into an FTS5 table and ranks with bm25.
+with `/incident search`). PostgreSQL ranks them with `tsvector`/`ts_rank` (a GIN-indexed
+stored vector); SQLite mirrors the documents into an FTS5 table and ranks with bm25.
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ def _search_postgresql(
             """
             SELECT incident_id FROM incident_search_docs
             WHERE team_id = :team AND incident_id <> :id
-              AND to_tsvector('english', document) @@ to_tsquery('english', :q)
-            ORDER BY ts_rank(to_tsvector('english', document), to_tsquery('english', :q)) DESC,
+              AND search_vector @@ to_tsquery('english', :q)
+            ORDER BY ts_rank(search_vector, to_tsquery('english', :q)) DESC,
                      incident_id DESC
             LIMIT :limit
             """
