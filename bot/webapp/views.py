@@ -29,7 +29,7 @@ from bot.knowledge.access import (
     load_memberships,
     visible_incidents_filter,
 )
-from bot.knowledge.index import refresh_stale
+from bot.knowledge.index import has_stale, refresh_stale
 from bot.knowledge.search import (
     MARK_END,
     MARK_START,
@@ -157,9 +157,14 @@ def archive_view() -> str:
             problems.append(str(error).replace("/incident search", "search"))
     offset = (page_number - 1) * ARCHIVE_PAGE
     now: Callable[[], datetime] = _state()["clock"]
-    with _db().session() as session:
+    if query is not None:  # documents of incidents still moving: written only when behind
+        with _db().read_session() as session:
+            stale = has_stale(session, viewer.team_id, now=now())
+        if stale:
+            with _db().session() as session:
+                refresh_stale(session, viewer.team_id, now=now())
+    with _db().read_session() as session:
         if query is not None:
-            refresh_stale(session, viewer.team_id, now=now())  # incidents still moving
             found = search_incidents(
                 session, viewer.team_id, query, viewer=viewer, filter=flt,
                 offset=offset, limit=ARCHIVE_PAGE,
@@ -197,7 +202,7 @@ def incident(key: str) -> str:
     if match is None:
         abort(404)
     viewer = _viewer()
-    with _db().session() as session:
+    with _db().read_session() as session:
         found = find_incident(session, team_id=viewer.team_id, number=int(match.group(1)))
         # Someone who may not see a private incident is told nothing about it: same 404.
         if found is None or not incident_visible_to(session, found, viewer.user_id):
@@ -218,7 +223,7 @@ def _slack_url(team_id: str) -> Callable[[str], str]:
 def _insights() -> insight.Insights:
     viewer = _viewer()
     now: Callable[[], datetime] = _state()["clock"]
-    with _db().session() as session:
+    with _db().read_session() as session:
         return insight.compute(
             session,
             team_id=viewer.team_id,
