@@ -97,6 +97,7 @@ def run(port: int | None, host: str, threads: int | None) -> None:
     from bot.core.logs import configure_logging, secret_values
     from bot.services import Services
     from bot.web.server import HttpServer, WebApp
+    from bot.webapp.app import create_web_view
     from storage.migrate import upgrade
 
     settings = _settings()
@@ -153,6 +154,7 @@ def run(port: int | None, host: str, threads: int | None) -> None:
             status_page_title=settings.status_page_title,
             metrics_enabled=settings.metrics_enabled,
             jira_webhook=bot.jira.handle_webhook if bot.jira else None,
+            web_view=create_web_view(bot.services),
         ),
         host=host,
         port=port or settings.port,

@@ -17,6 +17,7 @@ from bot.core.clock import Clock, utc_now
 from bot.core.settings import Settings
 from bot.services import Services
 from bot.web.server import HttpServer, WebApp
+from bot.webapp.app import create_web_view
 from sandbox.slack.fake import FakeSlack
 from sandbox.slack.signed_requests import SlackRequests
 from storage.db import Database
@@ -70,6 +71,7 @@ def running_bot(
             signing_secret=SIGNING_SECRET,
             jira_webhook=bot.jira.handle_webhook if bot.jira else None,
             clock=signature_clock,
+            web_view=create_web_view(bot.services),
         ),
         host="127.0.0.1",
         port=0,

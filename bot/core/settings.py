@@ -117,11 +117,38 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True  # GET /metrics (unsigned: keep it off the public internet)
     status_updates_channel: str | None = None  # stakeholder channel id for updates
     status_page_title: str = "Status"
+    # The private web view under /app/ (bot.webapp), behind Sign in with Slack: on when
+    # WEB_SESSION_SECRET is set and the app's client id and secret are known (SLACK_CLIENT_ID/
+    # SECRET of a multi-workspace install, else WEB_SLACK_CLIENT_ID/SECRET).
+    web_session_secret: SecretStr | None = None  # signs the session cookie; 32+ characters
+    web_base_url: str | None = None  # https://incidents.acme.com: the redirect URL's base
+    web_slack_client_id: str | None = None  # single-workspace install only
+    web_slack_client_secret: SecretStr | None = None
+    web_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
 
     @field_validator("log_format", mode="before")
     @classmethod
     def _log_format(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("web_session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(value.get_secret_value().strip()) < 32:
+            raise ValueError(
+                "WEB_SESSION_SECRET must be at least 32 characters (e.g. openssl rand -hex 32)"
+            )
+        return value
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _web_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("WEB_BASE_URL must be the bot's public URL, e.g. https://bot.acme.com")
+        return value.strip().rstrip("/")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -277,6 +304,25 @@ class Settings(BaseSettings):
     @property
     def scopes(self) -> list[str]:
         return [part.strip() for part in self.slack_scopes.split(",") if part.strip()]
+
+    @property
+    def web_client_credentials(self) -> tuple[str, str] | None:
+        """The app's client id and secret for Sign in with Slack, when known."""
+        if self.oauth_mode:
+            client_id, secret = self.slack_client_id, self.slack_client_secret
+        else:
+            client_id, secret = self.web_slack_client_id, self.web_slack_client_secret
+        if not (client_id or "").strip() or secret is None or not _present(secret):
+            return None
+        return (client_id or "").strip(), secret.get_secret_value().strip()
+
+    @property
+    def openid_authorize_url(self) -> str:
+        """Sign in with Slack's page: next to the Web API (slack.com/api/ → slack.com/openid/…;
+        the fake's likewise)."""
+        base = self.slack_api_url.rstrip("/")
+        base = base[: -len("/api")] if base.endswith("/api") else base
+        return base + "/openid/connect/authorize"
 
     def require_slack(self) -> None:
         """Raise ConfigError naming every missing variable needed to talk to Slack."""

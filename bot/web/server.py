@@ -5,7 +5,8 @@ Routes: `POST /slack/events` (commands, interactivity and events, all signed by 
 bot.oauth), `POST /jira/webhook` (Jira's signed deliveries, when Jira is
 configured), `GET /healthz`, `GET /metrics` (Prometheus, unsigned; see bot.metrics), and the
 public status page (`GET /status`, `/status.json`, `/status/incidents/INC-N`; see
-bot.status_page).
+bot.status_page), and the private web view under `/app/` (bot.webapp, behind Sign in with
+Slack; 404 while it is not configured).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ log = logging.getLogger("postmortem_bot.server")
 
 MAX_REQUEST_BYTES = 5 * 1024 * 1024  # Slack payloads are far smaller; refuse anything silly
 WsgiApp = Callable[..., Iterable[bytes]]
+WEB_VIEW_MOUNT = "/app"  # bot.webapp
 # (raw body, lower-cased headers) → (HTTP status, JSON answer); see bot.jira_sync.service
 JiraWebhook = Callable[[bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
 
@@ -55,6 +57,7 @@ class WebApp:
         metrics_enabled: bool = True,
         jira_webhook: JiraWebhook | None = None,
         clock: Callable[[], float] = time.time,
+        web_view: WsgiApp | None = None,
     ) -> None:
         self._events = SlackEvents(
             signing_secret=signing_secret, db=db, dispatch=bolt_dispatch(bolt_app), clock=clock
@@ -64,6 +67,7 @@ class WebApp:
         self._jira_webhook = jira_webhook  # POST /jira/webhook, when Jira is configured
         flow = bolt_app.oauth_flow  # set in multi-workspace (OAuth) mode only
         self._oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow else set()
+        self._web_view = web_view  # /app/: its own WSGI app (Flask), mounted there
         self._db = db
         self._status_title = status_page_title
         self._metrics_enabled = metrics_enabled  # GET /metrics, unsigned: keep it private
@@ -90,6 +94,8 @@ class WebApp:
             return self._slack(environ, start_response)  # Bolt's install page and OAuth callback
         if path == "/jira/webhook":
             return self._jira(environ, start_response, method)
+        if path == WEB_VIEW_MOUNT or path.startswith(WEB_VIEW_MOUNT + "/"):
+            return self._app(environ, start_response, path)
         if is_status_path(path):
             return serve_status(environ, start_response, db=self._db, title=self._status_title)
         return _json(start_response, "404 Not Found", {"error": "not found"})
@@ -118,6 +124,18 @@ class WebApp:
             return _json(start_response, "500 Internal Server Error", {"error": "retry later"})
         reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized"}.get(status, "Error")
         return _json(start_response, f"{status} {reason}", payload)
+
+    def _app(
+        self, environ: WSGIEnvironment, start_response: StartResponse, path: str
+    ) -> Iterable[bytes]:
+        if self._web_view is None:
+            return _json(
+                start_response, "404 Not Found", {"error": "the web view is not configured"}
+            )
+        mounted = dict(environ)
+        mounted["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + WEB_VIEW_MOUNT
+        mounted["PATH_INFO"] = path[len(WEB_VIEW_MOUNT) :] or "/"
+        return self._web_view(mounted, start_response)
 
     def _healthz(self, start_response: StartResponse) -> Iterable[bytes]:
         if self._db.ping():

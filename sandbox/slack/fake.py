@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from sandbox.slack import events
+from sandbox.slack import events, openid
 from sandbox.slack.base import Call, Fault, JsonDict, SlackConfig
 from sandbox.slack.chat import react
 from sandbox.slack.events import EventPusher
@@ -331,6 +331,20 @@ class FakeSlack:
                 redirect_uri=redirect_uri,
                 enterprise_id=enterprise_id,
             )
+
+    def sign_in_browser_as(self, user_id: str | None, *, team_id: str | None = None) -> None:
+        """Who the browser is signed in to Slack as: Sign in with Slack's authorize page then
+        sends it straight back to the app with a code for them, as Slack does once they press
+        *Allow* (None: the page lists the people to choose from). ``team_id`` is the workspace
+        they sign in through (default: the fake's own)."""
+        with self._state.lock:
+            op = openid.provider(self._state)
+            op.browser_user, op.browser_team = user_id, team_id
+
+    @property
+    def openid_authorize_url(self) -> str:
+        """Where Sign in with Slack's authorize page is (Slack's: slack.com/openid/...)."""
+        return self.url + openid.AUTHORIZE_PATH
 
     def installed_bot(self, team_id: str) -> dict[str, Any] | None:
         """The app's bot in ``team_id`` (token, bot_user_id, bot_id), once installed there."""

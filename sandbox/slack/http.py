@@ -6,7 +6,8 @@ Routes (all on one ``ThreadingHTTPServer``):
   or a ``token`` parameter;
 * ``POST /upload/<file_id>`` — raw bytes of a ``files_upload_v2`` upload (no auth);
 * ``POST /response/<n>`` — a ``response_url`` (answers ``ok`` as hooks.slack.com does);
-* ``GET /files-pri/<team>-<file_id>/...`` — ``url_private`` downloads (Bearer auth).
+* ``GET /files-pri/<team>-<file_id>/...`` — ``url_private`` downloads (Bearer auth);
+* ``GET /openid/connect/authorize`` — Sign in with Slack's page (``sandbox.slack.openid``).
 
 ``apps.connections.open`` takes the app-level token instead of a bot token; its WebSocket server
 is ``sandbox.slack.socket_mode``.
@@ -26,6 +27,7 @@ from sandbox.slack import (
     conversations,
     files,
     oauth,
+    openid,
     socket_mode,
     surfaces,
 )
@@ -96,6 +98,12 @@ def answer(
     if method in oauth.HANDLERS:  # client id and secret instead of a token
         handler = oauth.HANDLERS[method]
         params = oauth.with_basic_auth(params, headers)
+    if method in openid.HANDLERS:  # the app's credentials, or a Sign in with Slack user token
+        handler = openid.HANDLERS[method]
+        params = oauth.with_basic_auth(params, headers)
+        user_token = _bearer(headers)
+        if user_token is not None:
+            params = {**params, "token": user_token}
     if handler is None:
         handler = HANDLERS.get(method)
         if handler is None:
@@ -183,6 +191,8 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
             self._response_url(path)
         elif path.startswith("/files-pri/") and verb == "GET":
             self._download(path)
+        elif path == openid.AUTHORIZE_PATH and verb == "GET":
+            self._openid_authorize(query)
         else:
             self._body()
             self._send(404, b"Not Found", "text/plain; charset=utf-8")
@@ -204,6 +214,14 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
             st.record(Call(method, params, headers, status, json.loads(json.dumps(body))))
         payload = json.dumps(body).encode("utf-8")
         self._send(status, payload, "application/json; charset=utf-8", extra)
+
+    def _openid_authorize(self, query: str) -> None:
+        """Slack's Sign in with Slack page (sandbox.slack.openid)."""
+        self._body()
+        st = self.state
+        with st.lock:
+            status, page, headers = openid.authorize(st, query)
+        self._send(status, page.encode("utf-8"), "text/html; charset=utf-8", headers)
 
     def _upload(self, file_id: str) -> None:
         data = self._body()
