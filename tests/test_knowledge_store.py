@@ -131,3 +131,17 @@ def test_list_filters_and_tags(db: Database) -> None:
         refresh_stale(session, TEAM, now=now)
         found = search_incidents(session, TEAM, "database", viewer=viewer)
         assert [h.incident.key for h in found.hits] == ["INC-1"]
+
+
+def test_text_after_an_angle_bracket_is_still_searchable(db: Database) -> None:
+    """PostgreSQL's text parser reads `<script> …` as the start of a tag and drops the rest of
+    the document: a title or note holding pasted HTML must not hide what follows it."""
+    found = _incident(db, 1, "Checkout <script> errors", ["a <b then the kafka lag grew"])
+    viewer = Viewer(TEAM, "U1")
+    with db.session() as session:
+        refresh_stale(session, TEAM, now=T0 + timedelta(days=2))
+        for words in ("errors", "kafka lag"):
+            page = search_incidents(session, TEAM, words, viewer=viewer)
+            assert [h.incident.id for h in page.hits] == [found], words
+        snippet = search_incidents(session, TEAM, "kafka", viewer=viewer).hits[0].snippet
+        assert "kafka" in snippet.lower()

@@ -42,6 +42,12 @@ STILL_MOVING = timedelta(days=14)  # resolved this recently: follow-ups and writ
 REFRESH_PER_SEARCH = 20  # bound on documents rewritten before one search (the ack is 3 s)
 
 
+# PostgreSQL's parser reads `<word …` as an XML tag and drops what follows an unclosed one, so
+# pasted HTML would hide the rest of a document; look-alike angle quotes keep it searchable and
+# still read naturally in a snippet.
+_NOT_MARKUP = str.maketrans({"<": "\u2039", ">": "\u203a"})
+
+
 def _plain(texts: list[str]) -> list[str]:
     return [slack_to_markdown(t, {}) for t in texts if t]
 
@@ -98,7 +104,7 @@ def document_for(session: Session, incident: Incident) -> str:
         _postmortem_text(session, incident),
         *_plain(_channel_log(session, incident)),
     ]
-    return "\n".join(p for p in parts if p)[:MAX_DOCUMENT]
+    return "\n".join(p for p in parts if p)[:MAX_DOCUMENT].translate(_NOT_MARKUP)
 
 
 def refresh_document(session: Session, incident: Incident, *, now: datetime) -> str:
