@@ -13,7 +13,17 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext
 
 from bot.services import Services
-from handlers import capture, errors, followups, home, incident, postmortem, reminders, timeline
+from handlers import (
+    capture,
+    channels,
+    errors,
+    followups,
+    home,
+    incident,
+    postmortem,
+    reminders,
+    timeline,
+)
 from handlers.middleware import checked_replies, clean_request_text
 
 
@@ -37,6 +47,7 @@ def register(app: App, services: Services) -> None:
     errors.register(app)
     incident.register(app)
     capture.register(app)
+    channels.register(app)
     timeline.register(app)
     followups.register(app)
     home.register(app)

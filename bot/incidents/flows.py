@@ -35,6 +35,7 @@ from bot.incidents.service import (
     save_key_times,
     set_key_time,
 )
+from bot.membership.flows import enqueue_seed
 from bot.services import Services
 from bot.slack.channels import prepare_incident_channel
 from bot.slack.event_claims import claim_event
@@ -83,6 +84,7 @@ def declare(
             what=f"the announcement of {incident.key}",
         )
         enqueue_backfill(session, services, incident, reply_to=reply_to)
+        enqueue_seed(session, origin.team_id, origin.channel_id)  # who may see it if private
 
 
 def status_summary(services: Services, origin: Origin) -> Message | None:
