@@ -14,6 +14,8 @@ surface written into a channel (postmortems, the digest, stakeholder updates) as
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -82,6 +84,13 @@ def may_show_in_incident_channel(shown: Incident, target: Incident) -> bool:
     return may_show_in_channel(shown, target.channel_id)
 
 
+def hidden_incident_ids(
+    session: Session, incidents: Iterable[Incident], user_id: str
+) -> frozenset[int]:
+    """Of these incidents, the ones `user_id` may not see (their content is to be left out)."""
+    return frozenset(i.id for i in incidents if not incident_visible_to(session, i, user_id))
+
+
 def title_for(session: Session, incident: Incident, user_id: str) -> str:
     """The incident's title for `user_id`, or a placeholder if they may not see it."""
     return incident.title if incident_visible_to(session, incident, user_id) else HIDDEN_TITLE
@@ -98,6 +107,7 @@ def visible_in_incident_channel(target: Incident) -> ColumnElement[bool]:
 __all__ = [
     "HIDDEN_TITLE",
     "channel_incidents_filter",
+    "hidden_incident_ids",
     "incident_visible_to",
     "is_channel_member",
     "may_show_in_channel",

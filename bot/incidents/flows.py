@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.capture.flows import enqueue_backfill
 from bot.core.errors import UserError
+from bot.core.visibility import may_show_in_channel
 from bot.incidents import blocks
 from bot.incidents.commands import (
     KeyTimesEdit,
@@ -223,7 +224,7 @@ def _tell_stakeholders_resolved(
     stakeholders = services.settings.status_updates_channel
     if incident.resolved_at is None or not stakeholders or stakeholders == origin.channel_id:
         return None
-    if incident.channel_private:
+    if not may_show_in_channel(incident, stakeholders):
         return status_blocks.private_not_shared("the resolution notice")
     notice = status_blocks.resolution_notice(incident, incident_components(session, incident))
     enqueue_stakeholder_post(
@@ -233,6 +234,7 @@ def _tell_stakeholders_resolved(
         message=notice,
         what="the resolution notice",
         reply_to=reply_to,
+        incident_id=incident.id,
     )
     return None
 
@@ -324,7 +326,9 @@ def reopen(services: Services, origin: Origin, *, reply_to: str | None) -> None:
             reply_to=reply_to,
             what=f"the reopening of {incident.key}",
         )
-        told = was is IncidentStatus.RESOLVED and not incident.channel_private
+        told = was is IncidentStatus.RESOLVED
+        if told and stakeholders and stakeholders != origin.channel_id:
+            told = may_show_in_channel(incident, stakeholders)
         if told and stakeholders and stakeholders != origin.channel_id:
             enqueue_stakeholder_post(
                 session,
@@ -335,6 +339,7 @@ def reopen(services: Services, origin: Origin, *, reply_to: str | None) -> None:
                 ),
                 what="the reopening",
                 reply_to=reply_to,
+                incident_id=incident.id,
             )
 
 
@@ -358,7 +363,7 @@ def update(
             session, team_id=team, event_id=f"cmd:{trigger_id}", now=now
         ):
             return None  # the same request again: it was done the first time
-        private = incident.channel_private
+        private = incident.channel_private  # its updates stay in its channel (visibility)
         if isinstance(parsed, SetComponents):
             names = set_components(session, incident, parsed.components, by=user, now=now)
             text, message = status_blocks.components_set(incident, names, by=user)
@@ -387,5 +392,6 @@ def update(
                 message=status_blocks.update_posted(incident, posted, stakeholders=True),
                 what="the update",
                 reply_to=reply_to,
+                incident_id=incident.id,
             )
     return None

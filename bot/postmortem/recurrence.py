@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot.core.visibility import may_show_in_incident_channel
 from bot.postmortem.markdown import slack_to_markdown
 from storage.models import EventKind, Incident, IncidentSearchDoc, TimelineEvent
 
@@ -128,11 +129,15 @@ def index_search_documents(session: Session, incident: Incident, *, now: datetim
 
 def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -> list[Match]:
     """Earlier incidents of the workspace whose documents share the most telling words with
-    this one's (`index_search_documents` first)."""
+    this one's (`index_search_documents` first), among those whose content may be written into
+    this incident's channel (bot.core.visibility): a public incident's postmortem never names a
+    private one, and a channel shared with another organisation gets none."""
     doc = session.get(IncidentSearchDoc, incident.id)
     document = doc.document if doc is not None else document_for(session, incident)
     terms = terms_of(document, title=incident.title)
     if not terms:
+        return []
+    if incident.channel_shared:
         return []
     if session.get_bind().dialect.name == "postgresql":
         ids = _search_postgresql(session, incident, terms, limit)
@@ -141,7 +146,7 @@ def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -
     matches = []
     for incident_id in ids:
         other = session.get(Incident, incident_id)
-        if other is None:
+        if other is None or not may_show_in_incident_channel(other, incident):
             continue
         other_doc = session.get(IncidentSearchDoc, incident_id)
         other_words = set(_WORD.findall((other_doc.document if other_doc else other.title).lower()))
@@ -162,13 +167,21 @@ def _search_postgresql(
             """
             SELECT incident_id FROM incident_search_docs
             WHERE team_id = :team AND incident_id <> :id
+              AND incident_id IN (SELECT id FROM incidents WHERE team_id = :team
+                                  AND (channel_private = false OR channel_id = :channel))
               AND to_tsvector('english', document) @@ to_tsquery('english', :q)
             ORDER BY ts_rank(to_tsvector('english', document), to_tsquery('english', :q)) DESC,
                      incident_id DESC
             LIMIT :limit
             """
         ),
-        {"team": incident.team_id, "id": incident.id, "q": query, "limit": limit},
+        {
+            "team": incident.team_id,
+            "id": incident.id,
+            "q": query,
+            "limit": limit,
+            "channel": incident.channel_id,
+        },
     )
     return [int(r[0]) for r in rows]
 
@@ -180,10 +193,18 @@ def _search_sqlite(session: Session, incident: Incident, terms: list[str], limit
             """
             SELECT rowid FROM incident_search_fts
             WHERE incident_search_fts MATCH :q AND team_id = :team AND rowid <> :id
+              AND rowid IN (SELECT id FROM incidents WHERE team_id = :team
+                            AND (channel_private = 0 OR channel_id = :channel))
             ORDER BY bm25(incident_search_fts), rowid DESC
             LIMIT :limit
             """
         ),
-        {"q": query, "team": incident.team_id, "id": incident.id, "limit": limit},
+        {
+            "q": query,
+            "team": incident.team_id,
+            "id": incident.id,
+            "limit": limit,
+            "channel": incident.channel_id,
+        },
     )
     return [int(r[0]) for r in rows]
