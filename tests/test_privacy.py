@@ -1,0 +1,216 @@
+"""Private incidents stay private (issue 13, findings 6 and 7, and the visibility rule): over
+real HTTP, with Slack's Events API delivering what people do (join, leave, convert, share)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.visibility import incident_visible_to
+from sandbox.harness import wait_until as eventually
+from sandbox.slack.fake import FakeSlack
+from storage.db import Database
+from storage.models import ChannelMember, Incident, PostmortemVersion
+from tests.bench import (
+    ALICE,
+    BOB,
+    CAROL,
+    INCIDENT_CHANNEL,
+    PRIVATE_CHANNEL,
+    Bench,
+    running_bench,
+)
+
+BOT = "UBOT0001"  # the fake's bot user
+OLD_CHANNEL = "C0OLDINC"  # a public channel of an earlier incident
+
+
+@pytest.fixture
+def bench(slack: FakeSlack, db: Database) -> Iterator[Bench]:
+    slack.add_channel("inc-old", members=[ALICE, BOB, CAROL], channel_id=OLD_CHANNEL)
+    with running_bench(slack, db, deliver_events=True) as running:
+        yield running
+
+
+def members(bench: Bench, channel: str) -> set[str]:
+    with bench.db.session() as session:
+        rows = session.scalars(
+            select(ChannelMember.user_id).where(ChannelMember.channel_id == channel)
+        )
+        return set(rows)
+
+
+def incident_in(bench: Bench, channel: str) -> Incident:
+    with bench.db.session() as session:
+        found = session.scalars(
+            select(Incident).where(Incident.channel_id == channel).order_by(Incident.id.desc())
+        ).first()
+        assert found is not None
+        return found
+
+
+def visible(bench: Bench, channel: str, user: str) -> bool:
+    with bench.db.session() as session:
+        incident = session.scalars(select(Incident).where(Incident.channel_id == channel)).first()
+        assert incident is not None
+        return incident_visible_to(session, incident, user)
+
+
+def declare(bench: Bench, channel: str, title: str) -> None:
+    posts = len(bench.slack.calls_to("chat.postMessage"))
+    reply, _ = bench.command("/incident", f"declare {title}", channel=channel)
+    assert reply.status == 200
+    eventually(lambda: len(bench.slack.calls_to("chat.postMessage")) > posts, what="announced")
+    # the channel's members are read from Slack after the declaration
+    eventually(lambda: ALICE in members(bench, channel), what="members seeded")
+
+
+def timeline(bench: Bench, channel: str, text: str) -> None:
+    assert bench.command("/timeline", text, channel=channel)[0].status == 200
+
+
+def versions(bench: Bench) -> int:
+    with bench.db.session() as session:
+        return len(session.scalars(select(PostmortemVersion.id)).all())
+
+
+def generate(bench: Bench, channel: str) -> str:
+    """Generate the channel's postmortem; its canvas's Markdown."""
+    before = versions(bench)
+    bench.command("/postmortem", "generate", channel=channel)
+    eventually(lambda: versions(bench) > before, timeout=20, what="a new version")
+
+    def canvas() -> str | None:
+        for call in bench.slack.calls_to("canvases.access.set"):
+            if call.params.get("channel_ids") in ([channel], channel):
+                canvas_id = str(call.params["canvas_id"])
+                return bench.slack.canvas_markdown(canvas_id)
+        return None
+
+    return eventually(canvas, what="the canvas shared with the channel")
+
+
+def home_of(bench: Bench, user: str) -> str:
+    """Open `user`'s App Home and return the view published for it."""
+    count = len([c for c in bench.slack.calls_to("views.publish") if c.params["user_id"] == user])
+    event = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+    assert bench.requests.event({**event, "event_ts": "1.000001"}).status == 200
+
+    def published() -> str | None:
+        calls = [c for c in bench.slack.calls_to("views.publish") if c.params["user_id"] == user]
+        return json.dumps(calls[-1].params["view"]) if len(calls) > count else None
+
+    return eventually(published, what=f"{user}'s Home")
+
+
+# -- finding 6: a public incident's postmortem named a private incident ----------------------
+
+
+def test_a_public_postmortem_never_names_a_private_incident(bench: Bench) -> None:
+    declare(bench, OLD_CHANNEL, "Payment keys expired on gateway")  # INC-1, public
+    timeline(bench, OLD_CHANNEL, "payment keys renewed by hand")
+    declare(bench, PRIVATE_CHANNEL, "Payment keys breach through vaultseven")  # INC-2, private
+    timeline(bench, PRIVATE_CHANNEL, "payment keys found in the kestrelwing logs")
+    bench.command("/incident", "resolved", channel=PRIVATE_CHANNEL)
+    declare(bench, INCIDENT_CHANNEL, "Payment keys breach again")  # INC-3, public
+    timeline(bench, INCIDENT_CHANNEL, "payment keys rotated")
+
+    markdown = generate(bench, INCIDENT_CHANNEL)
+    recurrence = markdown[markdown.index("## Recurrence") :]
+    assert "INC-1" in recurrence  # the search works: the earlier public incident is there
+    assert "INC-2" not in markdown and "vaultseven" not in markdown
+    assert "kestrelwing" not in markdown
+
+    # In its own channel the private incident may name itself and earlier public ones.
+    own = generate(bench, PRIVATE_CHANNEL)
+    assert "vaultseven" in own and "kestrelwing" in own
+
+
+# -- finding 7: App Home showed a private incident's title to an owner not in the channel -----
+
+
+def test_app_home_hides_a_private_title_from_an_owner_not_in_the_channel(bench: Bench) -> None:
+    declare(bench, PRIVATE_CHANNEL, "Vault tokens leaked by ospreyfin")
+    generate(bench, PRIVATE_CHANNEL)
+    bench.command("/postmortem", f"owner <@{BOB}|bob>", channel=PRIVATE_CHANNEL)
+    eventually(lambda: "ospreyfin" in home_of(bench, BOB), what="the title on Bob's Home")
+
+    bench.command("/postmortem", f"owner <@{CAROL}|carol>", channel=PRIVATE_CHANNEL)
+    view = eventually(lambda: (v := home_of(bench, CAROL)) and "INC-1" in v and v)
+    assert "ospreyfin" not in view and "private incident" in view
+
+    # Carol is invited: the same Home now shows the title.
+    bench.slack.join_channel(PRIVATE_CHANNEL, CAROL, inviter=ALICE)
+    eventually(lambda: CAROL in members(bench, PRIVATE_CHANNEL), what="Carol recorded")
+    assert "ospreyfin" in home_of(bench, CAROL)
+
+
+# -- visibility follows the channel -----------------------------------------------------------
+
+
+def test_members_leaving_and_joining_change_who_sees_a_private_incident(bench: Bench) -> None:
+    declare(bench, PRIVATE_CHANNEL, "Leaky bucket")
+    assert members(bench, PRIVATE_CHANNEL) == {ALICE, BOB, BOT}
+    assert visible(bench, PRIVATE_CHANNEL, BOB) and not visible(bench, PRIVATE_CHANNEL, CAROL)
+
+    bench.slack.leave_channel(PRIVATE_CHANNEL, BOB)
+    eventually(lambda: BOB not in members(bench, PRIVATE_CHANNEL), what="Bob's leaving")
+    assert not visible(bench, PRIVATE_CHANNEL, BOB)
+
+    bench.slack.join_channel(PRIVATE_CHANNEL, CAROL)
+    eventually(lambda: CAROL in members(bench, PRIVATE_CHANNEL), what="Carol's joining")
+    assert visible(bench, PRIVATE_CHANNEL, CAROL)
+
+    # The bot removed: nobody's membership can be followed any more, so nobody outside sees it.
+    bench.slack.leave_channel(PRIVATE_CHANNEL, BOT, actor=ALICE)
+    eventually(lambda: not members(bench, PRIVATE_CHANNEL), what="the members forgotten")
+    assert not visible(bench, PRIVATE_CHANNEL, ALICE)
+    bench.slack.wait_for_events()
+    assert {d.status for d in bench.slack._events.deliveries} == {200}  # type: ignore[union-attr]
+
+
+def test_a_channel_made_private_makes_its_incidents_private(bench: Bench) -> None:
+    declare(bench, INCIDENT_CHANNEL, "Checkout 500s")
+    bench.slack.leave_channel(INCIDENT_CHANNEL, CAROL)
+    eventually(lambda: CAROL not in members(bench, INCIDENT_CHANNEL), what="Carol's leaving")
+    assert visible(bench, INCIDENT_CHANNEL, CAROL)  # public: anyone
+
+    bench.slack.convert_channel(INCIDENT_CHANNEL, ALICE, private=True)
+    eventually(lambda: incident_in(bench, INCIDENT_CHANNEL).channel_private, what="private")
+    assert not visible(bench, INCIDENT_CHANNEL, CAROL)
+    assert visible(bench, INCIDENT_CHANNEL, BOB)
+    # a public update is now refused, and nothing reaches the status page
+    answer = bench.reply_to("/incident", "update all good --public", channel=INCIDENT_CHANNEL)
+    assert "private" in answer["text"]
+
+    bench.slack.convert_channel(INCIDENT_CHANNEL, ALICE, private=False)
+    eventually(lambda: not incident_in(bench, INCIDENT_CHANNEL).channel_private, what="public")
+    assert visible(bench, INCIDENT_CHANNEL, CAROL)
+
+
+def test_a_channel_shared_with_another_organisation_gets_no_other_incident(bench: Bench) -> None:
+    declare(bench, OLD_CHANNEL, "Search index corrupted")
+    timeline(bench, OLD_CHANNEL, "search index rebuilt")
+    declare(bench, INCIDENT_CHANNEL, "Search index corrupted again")
+    bench.slack.share_channel(INCIDENT_CHANNEL, "E163Q94DX")
+    eventually(lambda: incident_in(bench, INCIDENT_CHANNEL).channel_shared, what="shared")
+
+    markdown = generate(bench, INCIDENT_CHANNEL)
+    assert "INC-1" not in markdown  # its Recurrence names no other incident
+    assert "Search index corrupted again" in markdown
+
+
+def test_channel_events_outside_incident_channels_change_nothing(bench: Bench) -> None:
+    quiet = bench.slack.add_channel("watercooler", members=[ALICE])["id"]
+    bench.slack.join_channel(quiet, BOB)
+    bench.slack.share_channel(quiet, "E163Q94DX")
+    bench.slack.wait_for_events()
+    assert members(bench, quiet) == set()
+
+
+def _all_text(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False)
