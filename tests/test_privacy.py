@@ -214,3 +214,40 @@ def test_channel_events_outside_incident_channels_change_nothing(bench: Bench) -
 
 def _all_text(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False)
+
+
+def test_the_rule_in_sql_and_in_python_agree(db: Database) -> None:
+    """`visible_incidents_filter` (the SQL form other features query with) and
+    `incident_visible_to` / `may_show_in_channel` say the same thing."""
+    from datetime import UTC, datetime
+
+    from bot.core.visibility import may_show_in_channel, visible_incidents_filter
+    from bot.incidents.service import Workspace, declare_incident
+    from bot.membership.service import add_member
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with db.session() as session:
+        for channel, private in (("C1", False), ("C2", True), ("C3", True)):
+            declare_incident(
+                session,
+                workspace=Workspace("T1"),
+                channel_id=channel,
+                channel_private=private,
+                commander_id=ALICE,
+                title=f"in {channel}",
+                severity=None,
+                now=now,
+            )
+        add_member(session, "T1", "C2", BOB, now=now)
+        add_member(session, "T9", "C3", BOB, now=now)  # another workspace's channel C3
+    with db.session() as session:
+        incidents = list(session.scalars(select(Incident).order_by(Incident.id)))
+        for user, expected in ((BOB, {"C1", "C2"}), (CAROL, {"C1"})):
+            rows = session.scalars(select(Incident).where(visible_incidents_filter(user)))
+            assert {i.channel_id for i in rows} == expected
+            assert {i.channel_id for i in incidents if incident_visible_to(session, i, user)} == (
+                expected
+            )
+        public, private, _ = incidents
+        assert may_show_in_channel(public, "C9") and may_show_in_channel(private, "C2")
+        assert not may_show_in_channel(private, "C1")
