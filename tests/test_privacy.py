@@ -251,3 +251,31 @@ def test_the_rule_in_sql_and_in_python_agree(db: Database) -> None:
         public, private, _ = incidents
         assert may_show_in_channel(public, "C9") and may_show_in_channel(private, "C2")
         assert not may_show_in_channel(private, "C1")
+
+
+def test_a_stakeholder_post_waiting_when_the_channel_goes_private_is_not_sent(
+    slack: FakeSlack, db: Database
+) -> None:
+    from storage.models import OutboxJob, OutboxState
+
+    stakeholders = slack.add_channel("status-updates", members=[ALICE])["id"]
+    with running_bench(
+        slack, db, deliver_events=True, status_updates_channel=stakeholders
+    ) as bench:
+        declare(bench, INCIDENT_CHANNEL, "Checkout 500s")
+        slack.fail("chat.postMessage", "internal_error", times=1000)  # every post must wait
+        bench.command("/incident", "update zqwaiting rollback started", channel=INCIDENT_CHANNEL)
+        eventually(lambda: len(slack.calls_to("chat.postMessage")) >= 2, what="both tried")
+        slack.convert_channel(INCIDENT_CHANNEL, ALICE, private=True)
+        eventually(lambda: incident_in(bench, INCIDENT_CHANNEL).channel_private, what="private")
+        slack.clear_faults()
+
+        def settled() -> bool:
+            with db.session() as session:
+                states = session.scalars(select(OutboxJob.state)).all()
+                return all(s is OutboxState.DONE for s in states)
+
+        eventually(settled, timeout=20, what="every job done")
+        own = json.dumps(slack.messages(INCIDENT_CHANNEL))
+        assert "zqwaiting" in own  # the update reached its own channel...
+        assert "zqwaiting" not in json.dumps(slack.messages(stakeholders))  # ...and only it

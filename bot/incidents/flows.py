@@ -326,9 +326,7 @@ def reopen(services: Services, origin: Origin, *, reply_to: str | None) -> None:
             reply_to=reply_to,
             what=f"the reopening of {incident.key}",
         )
-        told = was is IncidentStatus.RESOLVED
-        if told and stakeholders and stakeholders != origin.channel_id:
-            told = may_show_in_channel(incident, stakeholders)
+        told = was is IncidentStatus.RESOLVED and may_show_in_channel(incident, stakeholders or "")
         if told and stakeholders and stakeholders != origin.channel_id:
             enqueue_stakeholder_post(
                 session,
@@ -363,7 +361,7 @@ def update(
             session, team_id=team, event_id=f"cmd:{trigger_id}", now=now
         ):
             return None  # the same request again: it was done the first time
-        private = incident.channel_private  # its updates stay in its channel (visibility)
+        private = incident.channel_private
         if isinstance(parsed, SetComponents):
             names = set_components(session, incident, parsed.components, by=user, now=now)
             text, message = status_blocks.components_set(incident, names, by=user)

@@ -427,6 +427,11 @@ class FakeSlack:
     def server_error(self, method: str, status: int = 503, *, times: int = 1) -> None:
         self._inject(method, Fault("server_error", times, status=status))
 
+    def clear_faults(self) -> None:
+        """Slack works again: every injected failure still waiting is dropped."""
+        with self._state.lock:
+            self._state.faults.clear()
+
     # --- calls ------------------------------------------------------------------------------------
 
     @property
