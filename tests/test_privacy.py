@@ -4,11 +4,14 @@ real HTTP, with Slack's Events API delivering what people do (join, leave, conve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from bot.core.visibility import incident_visible_to
 from sandbox.harness import wait_until as eventually
@@ -36,28 +39,46 @@ def bench(slack: FakeSlack, db: Database) -> Iterator[Bench]:
         yield running
 
 
+T = TypeVar("T")
+
+
+def read(bench: Bench, query: Callable[[Session], T]) -> T:
+    """Read while the bot writes: on SQLite a busy bot may hold the lock past the busy timeout,
+    so a read that found it locked is tried again (within a deadline)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with bench.db.session() as session:
+                return query(session)
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def members(bench: Bench, channel: str) -> set[str]:
-    with bench.db.session() as session:
-        rows = session.scalars(
-            select(ChannelMember.user_id).where(ChannelMember.channel_id == channel)
-        )
-        return set(rows)
+    where = ChannelMember.channel_id == channel
+    return read(bench, lambda s: set(s.scalars(select(ChannelMember.user_id).where(where))))
 
 
 def incident_in(bench: Bench, channel: str) -> Incident:
-    with bench.db.session() as session:
+    def latest(session: Session) -> Incident:
         found = session.scalars(
             select(Incident).where(Incident.channel_id == channel).order_by(Incident.id.desc())
         ).first()
         assert found is not None
         return found
 
+    return read(bench, latest)
+
 
 def visible(bench: Bench, channel: str, user: str) -> bool:
-    with bench.db.session() as session:
+    def check(session: Session) -> bool:
         incident = session.scalars(select(Incident).where(Incident.channel_id == channel)).first()
         assert incident is not None
         return incident_visible_to(session, incident, user)
+
+    return read(bench, check)
 
 
 def declare(bench: Bench, channel: str, title: str) -> None:
@@ -74,8 +95,7 @@ def timeline(bench: Bench, channel: str, text: str) -> None:
 
 
 def versions(bench: Bench) -> int:
-    with bench.db.session() as session:
-        return len(session.scalars(select(PostmortemVersion.id)).all())
+    return read(bench, lambda s: len(s.scalars(select(PostmortemVersion.id)).all()))
 
 
 def generate(bench: Bench, channel: str) -> str:
@@ -212,10 +232,6 @@ def test_channel_events_outside_incident_channels_change_nothing(bench: Bench) -
     assert members(bench, quiet) == set()
 
 
-def _all_text(payload: Any) -> str:
-    return json.dumps(payload, ensure_ascii=False)
-
-
 def test_the_rule_in_sql_and_in_python_agree(db: Database) -> None:
     """`visible_incidents_filter` (the SQL form other features query with) and
     `incident_visible_to` / `may_show_in_channel` say the same thing."""
@@ -271,9 +287,8 @@ def test_a_stakeholder_post_waiting_when_the_channel_goes_private_is_not_sent(
         slack.clear_faults()
 
         def settled() -> bool:
-            with db.session() as session:
-                states = session.scalars(select(OutboxJob.state)).all()
-                return all(s is OutboxState.DONE for s in states)
+            states = read(bench, lambda s: s.scalars(select(OutboxJob.state)).all())
+            return all(state is OutboxState.DONE for state in states)
 
         eventually(settled, timeout=20, what="every job done")
         own = json.dumps(slack.messages(INCIDENT_CHANNEL))
