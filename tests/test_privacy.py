@@ -294,3 +294,15 @@ def test_a_stakeholder_post_waiting_when_the_channel_goes_private_is_not_sent(
         own = json.dumps(slack.messages(INCIDENT_CHANNEL))
         assert "zqwaiting" in own  # the update reached its own channel...
         assert "zqwaiting" not in json.dumps(slack.messages(stakeholders))  # ...and only it
+
+
+def test_members_are_read_at_declare_or_by_a_job_when_slack_does_not_answer(
+    bench: Bench,
+) -> None:
+    """Read before the declaration's transaction, so a private incident is visible to its
+    members from its first moment; when Slack refuses then, an outbox job reads them after."""
+    bench.slack.fail("conversations.members", "internal_error")
+    reply, _ = bench.command("/incident", "declare Slow disks", channel=PRIVATE_CHANNEL)
+    assert reply.status == 200
+    eventually(lambda: members(bench, PRIVATE_CHANNEL) == {ALICE, BOB, BOT}, what="a job's read")
+    assert len(bench.slack.calls_to("conversations.members")) == 2

@@ -36,7 +36,7 @@ from bot.incidents.service import (
     save_key_times,
     set_key_time,
 )
-from bot.membership.flows import enqueue_seed
+from bot.membership.flows import members_now, record_members
 from bot.services import Services
 from bot.slack.channels import prepare_incident_channel
 from bot.slack.event_claims import claim_event
@@ -63,6 +63,8 @@ def declare(
     """Bind the channel to a new incident; its announcement and the backfill of what was said
     before follow from the outbox."""
     channel = prepare_incident_channel(client, origin.channel_id)  # read before the write
+    read_at = services.clock()
+    members = members_now(client, origin.channel_id)  # who may see it, if it is private
     with services.db.session() as session:
         incident = declare_incident(
             session,
@@ -85,7 +87,7 @@ def declare(
             what=f"the announcement of {incident.key}",
         )
         enqueue_backfill(session, services, incident, reply_to=reply_to)
-        enqueue_seed(session, origin.team_id, origin.channel_id)  # who may see it if private
+        record_members(session, origin.team_id, origin.channel_id, members, read_at=read_at)
 
 
 def status_summary(services: Services, origin: Origin) -> Message | None:

@@ -18,9 +18,11 @@ What each event does (README, "Security and privacy"):
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.core import outbox
@@ -67,6 +69,33 @@ def fetch_members(client: WebClient, channel_id: str) -> list[str]:
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:
             return members
+
+
+def members_now(client: WebClient, channel_id: str) -> list[str] | None:
+    """The channel's members, read before a declaration's transaction (None: Slack did not
+    answer; the outbox job `enqueue_seed` reads them later instead)."""
+    try:
+        return fetch_members(client, channel_id)
+    except SlackApiError as error:
+        log.warning(
+            "members of %s not read at declare (%s)", channel_id, error.response.get("error")
+        )
+        return None
+
+
+def record_members(
+    session: Session,
+    team_id: str,
+    channel_id: str,
+    members: list[str] | None,
+    *,
+    read_at: datetime,
+) -> None:
+    """In the declaration's transaction: what `members_now` read, or a job to read it."""
+    if members is None:
+        enqueue_seed(session, team_id, channel_id)
+    else:
+        service.seed_members(session, team_id, channel_id, members, read_at=read_at)
 
 
 def run_seed(services: Services, run: JobRun) -> None:
