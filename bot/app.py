@@ -21,6 +21,7 @@ from bot.core.settings import README_HINT, Settings
 from bot.followups import flows as followup_flows
 from bot.home import flows as home_flows
 from bot.jira.flows import JiraSync
+from bot.membership import flows as membership_flows
 from bot.postmortem import flows as postmortem_flows
 from bot.reminders import flows as reminder_flows
 from bot.services import Services
@@ -208,6 +209,7 @@ def job_specs(services: Services) -> list[JobSpec]:
         *timeline_flows.jobs(services),
         *followup_flows.jobs(services),
         *home_flows.jobs(services),
+        *membership_flows.jobs(services),
         *postmortem_flows.jobs(services),
         *reminder_flows.jobs(services),
     ]

@@ -15,6 +15,7 @@ from slack_bolt import App, BoltContext
 from bot.services import Services
 from handlers import (
     capture,
+    channels,
     errors,
     followups,
     home,
@@ -47,6 +48,7 @@ def register(app: App, services: Services) -> None:
     errors.register(app)
     incident.register(app)
     capture.register(app)
+    channels.register(app)
     timeline.register(app)
     followups.register(app)
     home.register(app)

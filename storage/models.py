@@ -139,6 +139,8 @@ class Incident(Base):
     status: Mapped[IncidentStatus] = mapped_column(_enum(IncidentStatus, "incident_status"))
     channel_id: Mapped[str] = mapped_column(String(SLACK_ID))
     channel_private: Mapped[bool] = mapped_column(Boolean)
+    # Slack Connect: another organisation is in the channel (bot.core.visibility).
+    channel_shared: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     commander_id: Mapped[str] = mapped_column(String(SLACK_ID))
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
     mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -747,3 +749,17 @@ class CaptureHeartbeat(Base):
     worker: Mapped[str] = mapped_column(String(128), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ChannelMember(Base):
+    """Who is in an incident channel, seeded from conversations.members and kept by Slack's
+    member events: a private incident's content is shown to these people only
+    (bot.core.visibility). `since` is when the row was learnt, so a seed read before a join
+    event never removes the person that event added."""
+
+    __tablename__ = "channel_members"
+
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(SLACK_ID), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(SLACK_ID), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())

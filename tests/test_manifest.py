@@ -48,3 +48,16 @@ def test_manifest_subscribes_to_what_capture_needs() -> None:
         "im:write",
     } <= scopes
     assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+def test_manifest_subscribes_to_every_channel_event_visibility_follows() -> None:
+    """The events bot.membership handles (joins, leaves, the bot removed, Slack Connect) are
+    subscribed, with the read scopes Slack requires for them and for conversations.members;
+    conversions arrive as message subtypes (message.channels / message.groups)."""
+    from bot.membership.flows import EVENTS
+
+    manifest = _manifest()
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert set(EVENTS) <= events
+    assert {"message.channels", "message.groups"} <= events
+    assert {"channels:read", "groups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])

@@ -18,6 +18,7 @@ from bot.capture.gaps import GapReason, open_gap
 from bot.capture.service import apply_delivery, store_messages
 from bot.core import outbox
 from bot.core.outbox_worker import PERMANENT_SLACK_ERRORS, Continue, JobRun, JobSpec
+from bot.membership import flows as membership_flows
 from bot.services import Services
 from bot.slack.budget import RateBudget
 from bot.slack.posting import client_or_fail
@@ -33,7 +34,13 @@ def capture_message(
     services: Services, *, team_id: str, event_id: str | None, event: dict[str, Any]
 ) -> None:
     """Store one message event of an incident channel (once per event id), in one short
-    transaction, before Slack is told it arrived."""
+    transaction, before Slack is told it arrived. A channel made private or public (a
+    `message` subtype) changes who may see its incidents (bot.membership)."""
+    if event.get("subtype") in membership_flows.CONVERSIONS:
+        membership_flows.channel_converted(
+            services, team_id=team_id, event_id=event_id, event=event
+        )
+        return
     delivery = delivery_of(
         team_id=team_id, event_id=event_id, event=event, received_at=services.clock()
     )

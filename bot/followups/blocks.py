@@ -78,9 +78,14 @@ def status_label(followup: FollowUp) -> str:
     return f"{STATUS_EMOJI[followup.status]} {followup.status.label}"
 
 
-def followup_line(followup: FollowUp, *, today: date | None) -> str:
-    """One line per follow-up: id, title, owner, due date, priority, status."""
-    title = shorten(followup.title, 300)
+HIDDEN_FOLLOWUP = "(a follow-up of a private incident whose channel you are not in)"
+
+
+def followup_line(followup: FollowUp, *, today: date | None, hidden: bool = False) -> str:
+    """One line per follow-up: id, title, owner, due date, priority, status. `hidden`: the
+    incident is private and the reader not in its channel, so its title is left out
+    (bot.core.visibility)."""
+    title = HIDDEN_FOLLOWUP if hidden else shorten(followup.title, 300)
     return (
         f"*{followup.key}* {safe_mrkdwn(title)} · {owner_label(followup)} · due "
         f"{due_label(followup.due_date, today=today)} · {followup.priority.label} · "
@@ -253,14 +258,17 @@ def list_heading(scope: ListScope, *, incident_key: str | None) -> str:
     }[scope]
 
 
-def followup_list(heading: str, page: Page, *, today: date) -> tuple[str, Blocks]:
+def followup_list(
+    heading: str, page: Page, *, today: date, hidden: frozenset[int] = frozenset()
+) -> tuple[str, Blocks]:
     """The private answer to `/followup list`: by due date, overdue ones marked."""
     count = f"{page.total} follow-up{'s' if page.total != 1 else ''}"
     blocks: Blocks = [text_block(f"*{heading}*: {count}, by due date")]
     if not page.items:
         blocks.append(context_block("None. Capture one with `/followup <what needs doing>`."))
     for followup in page.items[:LIST_LIMIT]:
-        blocks.append(text_block(followup_line(followup, today=today)))
+        line = followup_line(followup, today=today, hidden=followup.incident_id in hidden)
+        blocks.append(text_block(line))
     shown = min(len(page.items), LIST_LIMIT)
     if page.total > shown:
         blocks.append(context_block(f"…and {page.total - shown} more."))

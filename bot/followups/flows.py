@@ -18,6 +18,7 @@ from bot.core import outbox
 from bot.core.dates import check_due_date, local_today
 from bot.core.errors import UserError
 from bot.core.outbox_worker import JobRun, JobSpec
+from bot.core.visibility import hidden_incident_ids
 from bot.followups import announcement, blocks, modal
 from bot.followups.commands import (
     Assign,
@@ -275,7 +276,8 @@ def list_answer(
             limit=blocks.LIST_LIMIT,
         )
         heading = blocks.list_heading(scope, incident_key=incident.key if incident else None)
-        return blocks.followup_list(heading, page, today=today)
+        hidden = hidden_incident_ids(session, (f.incident for f in page.items), origin.user_id)
+        return blocks.followup_list(heading, page, today=today, hidden=hidden)
 
 
 def create_from_command(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import UserError
+from bot.core.visibility import visible_incidents_filter
 from bot.followups.commands import FollowUpRef, ListScope, NewFollowUp
 from bot.incidents.service import latest_incident_in_channel
 from bot.timeline.service import record_event
@@ -310,8 +311,8 @@ def overdue(
 ) -> Page:
     """Open follow-ups due before `today`: the incident's, or the team's.
 
-    Team-wide, follow-ups of private incidents are left out unless the viewer owns or created
-    them: a private incident's work stays with the people in its channel.
+    Team-wide, follow-ups of private incidents are left out unless the viewer is in the
+    incident's channel (bot.core.visibility) or owns them (their title is then hidden).
     """
     query = select(FollowUp).where(
         FollowUp.team_id == team_id,
@@ -321,14 +322,8 @@ def overdue(
     if incident is not None:
         query = query.where(FollowUp.incident_id == incident.id)
     else:
-        public = select(Incident.id).where(Incident.channel_private.is_(False))
-        query = query.where(
-            or_(
-                FollowUp.incident_id.in_(public),
-                FollowUp.owner_id == viewer_id,
-                FollowUp.created_by == viewer_id,
-            )
-        )
+        visible = select(Incident.id).where(visible_incidents_filter(viewer_id))
+        query = query.where(or_(FollowUp.incident_id.in_(visible), FollowUp.owner_id == viewer_id))
     return _page(session, query, limit)
 
 

@@ -37,6 +37,7 @@ def home_view(
     tz_name: str | None = None,
     total: int | None = None,
     notice: str | None = None,
+    hidden: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     """The Home view for one user.
 
@@ -64,7 +65,7 @@ def home_view(
         summary = f"{total} open" + (f", {overdue} overdue" if overdue else "")
         blocks.append(context_block(f"{summary} · overdue first, then by due date"))
     for followup in shown:
-        line = followup_line(followup, today=today)
+        line = followup_line(followup, today=today, hidden=followup.incident_id in hidden)
         if _snoozed(followup, now) and followup.snoozed_until is not None:
             line += f" · :zzz: snoozed until {followup.snoozed_until:%b %d %H:%M} UTC"
         blocks.append(text_block(line))

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import outbox
 from bot.core.outbox_worker import JobRun, JobSpec
+from bot.core.visibility import hidden_incident_ids, title_for
 from bot.followups.flows import enqueue_change, followup_id
 from bot.followups.service import change_status, get_followup, owned_open, snooze
 from bot.home import blocks
@@ -26,7 +27,7 @@ def postmortems_owned_by(session: Session, team_id: str, user_id: str) -> list[P
     return [
         PostmortemSummary(
             incident_key=p.incident.key,
-            title=p.incident.title,
+            title=title_for(session, p.incident, user_id),
             status=p.status.label,
             url=p.document_url,
         )
@@ -87,6 +88,7 @@ def run_publish(services: Services, run: JobRun) -> None:
             tz_name=tz,
             total=page.total,
             notice=job.payload.get("notice"),
+            hidden=hidden_incident_ids(session, (f.incident for f in page.items), user_id),
         )
     client.views_publish(user_id=user_id, view=view)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.capture.flows import enqueue_backfill
 from bot.core.errors import UserError
+from bot.core.visibility import may_show_in_channel
 from bot.incidents import blocks
 from bot.incidents.commands import (
     KeyTimesEdit,
@@ -35,6 +36,7 @@ from bot.incidents.service import (
     save_key_times,
     set_key_time,
 )
+from bot.membership.flows import members_now, record_members
 from bot.services import Services
 from bot.slack.channels import prepare_incident_channel
 from bot.slack.event_claims import claim_event
@@ -61,6 +63,8 @@ def declare(
     """Bind the channel to a new incident; its announcement and the backfill of what was said
     before follow from the outbox."""
     channel = prepare_incident_channel(client, origin.channel_id)  # read before the write
+    read_at = services.clock()
+    members = members_now(client, origin.channel_id)  # who may see it, if it is private
     with services.db.session() as session:
         incident = declare_incident(
             session,
@@ -83,6 +87,7 @@ def declare(
             what=f"the announcement of {incident.key}",
         )
         enqueue_backfill(session, services, incident, reply_to=reply_to)
+        record_members(session, origin.team_id, origin.channel_id, members, read_at=read_at)
 
 
 def status_summary(services: Services, origin: Origin) -> Message | None:
@@ -221,7 +226,7 @@ def _tell_stakeholders_resolved(
     stakeholders = services.settings.status_updates_channel
     if incident.resolved_at is None or not stakeholders or stakeholders == origin.channel_id:
         return None
-    if incident.channel_private:
+    if not may_show_in_channel(incident, stakeholders):
         return status_blocks.private_not_shared("the resolution notice")
     notice = status_blocks.resolution_notice(incident, incident_components(session, incident))
     enqueue_stakeholder_post(
@@ -231,6 +236,7 @@ def _tell_stakeholders_resolved(
         message=notice,
         what="the resolution notice",
         reply_to=reply_to,
+        incident_id=incident.id,
     )
     return None
 
@@ -322,7 +328,7 @@ def reopen(services: Services, origin: Origin, *, reply_to: str | None) -> None:
             reply_to=reply_to,
             what=f"the reopening of {incident.key}",
         )
-        told = was is IncidentStatus.RESOLVED and not incident.channel_private
+        told = was is IncidentStatus.RESOLVED and may_show_in_channel(incident, stakeholders or "")
         if told and stakeholders and stakeholders != origin.channel_id:
             enqueue_stakeholder_post(
                 session,
@@ -333,6 +339,7 @@ def reopen(services: Services, origin: Origin, *, reply_to: str | None) -> None:
                 ),
                 what="the reopening",
                 reply_to=reply_to,
+                incident_id=incident.id,
             )
 
 
@@ -385,5 +392,6 @@ def update(
                 message=status_blocks.update_posted(incident, posted, stakeholders=True),
                 what="the update",
                 reply_to=reply_to,
+                incident_id=incident.id,
             )
     return None

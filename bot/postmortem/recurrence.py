@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select, text, union
 from sqlalchemy.orm import Session
 
+from bot.core.visibility import may_show_in_incident_channel
 from bot.knowledge.index import document_for, refresh_all
 from bot.knowledge.tags import labels_of
 from storage.models import Incident, IncidentComponent, IncidentSearchDoc, IncidentTag
@@ -86,7 +87,12 @@ def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -
     """Earlier incidents of the workspace like this one: those sharing its tags (free tags and
     components) and those whose documents share its most telling words
     (`index_search_documents` first). Each shared tag counts as much as being found by the
-    words; ties go to the better text match, then the newer incident."""
+    words; ties go to the better text match, then the newer incident. Only incidents whose
+    content may be written into this incident's channel (bot.core.visibility) are candidates: a
+    public incident's postmortem never names a private one, and a channel shared with another
+    organisation gets none."""
+    if incident.channel_shared:
+        return []
     doc = session.get(IncidentSearchDoc, incident.id)
     document = doc.document if doc is not None else document_for(session, incident)
     terms = terms_of(document, title=incident.title)
@@ -103,11 +109,12 @@ def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -
         found = len(by_tags.get(incident_id, ())) + (1 if incident_id in position else 0)
         return (-found, position.get(incident_id, len(position)), -incident_id)
 
-    ranked = sorted(set(by_words) | set(by_tags), key=score)[:limit]
-    matches = []
-    for incident_id in ranked:
+    matches: list[Match] = []
+    for incident_id in sorted(set(by_words) | set(by_tags), key=score):
+        if len(matches) == limit:
+            break
         other = session.get(Incident, incident_id)
-        if other is None:
+        if other is None or not may_show_in_incident_channel(other, incident):
             continue
         other_doc = session.get(IncidentSearchDoc, incident_id)
         other_words = set(_WORD.findall((other_doc.document if other_doc else other.title).lower()))
@@ -134,13 +141,21 @@ def _search_postgresql(
             """
             SELECT incident_id FROM incident_search_docs
             WHERE team_id = :team AND incident_id <> :id
+              AND incident_id IN (SELECT id FROM incidents WHERE team_id = :team
+                                  AND (channel_private = false OR channel_id = :channel))
               AND search_vector @@ to_tsquery('english', :q)
             ORDER BY ts_rank(search_vector, to_tsquery('english', :q)) DESC,
                      incident_id DESC
             LIMIT :limit
             """
         ),
-        {"team": incident.team_id, "id": incident.id, "q": query, "limit": limit},
+        {
+            "team": incident.team_id,
+            "id": incident.id,
+            "q": query,
+            "limit": limit,
+            "channel": incident.channel_id,
+        },
     )
     return [int(r[0]) for r in rows]
 
@@ -152,10 +167,18 @@ def _search_sqlite(session: Session, incident: Incident, terms: list[str], limit
             """
             SELECT rowid FROM incident_search_fts
             WHERE incident_search_fts MATCH :q AND team_id = :team AND rowid <> :id
+              AND rowid IN (SELECT id FROM incidents WHERE team_id = :team
+                            AND (channel_private = 0 OR channel_id = :channel))
             ORDER BY bm25(incident_search_fts), rowid DESC
             LIMIT :limit
             """
         ),
-        {"q": query, "team": incident.team_id, "id": incident.id, "limit": limit},
+        {
+            "q": query,
+            "team": incident.team_id,
+            "id": incident.id,
+            "limit": limit,
+            "channel": incident.channel_id,
+        },
     )
     return [int(r[0]) for r in rows]

@@ -6,7 +6,16 @@ from datetime import date
 from typing import Any
 
 from bot.core.dates import format_date
-from bot.followups.blocks import Blocks, context_block, due_label, plain, shorten, text_block
+from bot.core.visibility import HIDDEN_TITLE
+from bot.followups.blocks import (
+    HIDDEN_FOLLOWUP,
+    Blocks,
+    context_block,
+    due_label,
+    plain,
+    shorten,
+    text_block,
+)
 from bot.reminders.selection import Reminder
 from bot.slack.mrkdwn import safe_mrkdwn
 from storage.models import FollowUp, Postmortem, ReminderKind
@@ -25,8 +34,12 @@ _HEADINGS = {
 }
 
 
-def reminder_dm(reminders: list[Reminder], *, today: date) -> tuple[str, Blocks]:
-    """The DM for one person: a heading, then each item with what can be done about it."""
+def reminder_dm(
+    reminders: list[Reminder], *, today: date, hidden: frozenset[int] = frozenset()
+) -> tuple[str, Blocks]:
+    """The DM for one person: a heading, then each item with what can be done about it.
+    `hidden`: incidents the person may not see (private, and they are not in the channel):
+    their items name only the key (bot.core.visibility)."""
     counts: dict[ReminderKind, int] = {}
     for reminder in reminders:
         counts[reminder.key.reminder_kind] = counts.get(reminder.key.reminder_kind, 0) + 1
@@ -34,9 +47,14 @@ def reminder_dm(reminders: list[Reminder], *, today: date) -> tuple[str, Blocks]
     blocks: Blocks = [text_block(f":bell: *Reminder*: {summary}.")]
     for reminder in reminders[:MAX_ITEMS]:
         if reminder.followup is not None:
-            blocks.extend(_followup_blocks(reminder.followup, reminder.key.reminder_kind, today))
+            followup = reminder.followup
+            secret = followup.incident_id in hidden
+            blocks.extend(_followup_blocks(followup, reminder.key.reminder_kind, today, secret))
         elif reminder.postmortem is not None:
-            blocks.extend(_postmortem_blocks(reminder.postmortem, reminder.key.reminder_kind))
+            secret = reminder.postmortem.incident_id in hidden
+            blocks.extend(
+                _postmortem_blocks(reminder.postmortem, reminder.key.reminder_kind, secret)
+            )
     return f"Reminder: {summary}", blocks
 
 
@@ -50,9 +68,10 @@ def _noun(kind: ReminderKind, count: int) -> str:
     }[kind]
 
 
-def _followup_blocks(followup: FollowUp, kind: ReminderKind, today: date) -> Blocks:
+def _followup_blocks(followup: FollowUp, kind: ReminderKind, today: date, hidden: bool) -> Blocks:
+    title = HIDDEN_FOLLOWUP if hidden else safe_mrkdwn(shorten(followup.title, 300))
     line = (
-        f"{_HEADINGS[kind]} · *{followup.key}* {safe_mrkdwn(shorten(followup.title, 300))}\n"
+        f"{_HEADINGS[kind]} · *{followup.key}* {title}\n"
         f"Due {due_label(followup.due_date, today=today)} · {followup.priority.label} · "
         f"{followup.status.label}"
     )
@@ -71,14 +90,15 @@ def _followup_blocks(followup: FollowUp, kind: ReminderKind, today: date) -> Blo
     ]
 
 
-def _postmortem_blocks(postmortem: Postmortem, kind: ReminderKind) -> Blocks:
+def _postmortem_blocks(postmortem: Postmortem, kind: ReminderKind, hidden: bool) -> Blocks:
     incident = postmortem.incident
     since = postmortem.status_changed_at
     if kind is ReminderKind.DRAFT_STALE and incident.resolved_at is not None:
         since = incident.resolved_at
+    title = HIDDEN_TITLE if hidden else safe_mrkdwn(shorten(incident.title, 300))
     what = "resolved" if kind is ReminderKind.DRAFT_STALE else "in review"
     line = (
-        f"{_HEADINGS[kind]} · *{incident.key}* {safe_mrkdwn(shorten(incident.title, 300))}\n"
+        f"{_HEADINGS[kind]} · *{incident.key}* {title}\n"
         f"{postmortem.status.label} · {what} since {format_date(since.date())} · "
         "`/postmortem status` in the incident's channel moves it on"
     )

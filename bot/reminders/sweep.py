@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot.core.dates import local_today
 from bot.core.metrics import reminder_sent
 from bot.core.settings import Settings
+from bot.core.visibility import hidden_incident_ids
 from bot.reminders.blocks import MAX_ITEMS, reminder_dm
 from bot.reminders.claims import already_claimed, claim, mark_sent, prune, release
 from bot.reminders.hours import WorkingHours, working_hours
@@ -204,7 +205,11 @@ def _send(
     now: datetime,
 ) -> Delivery:
     keys = [r.key for r in reminders]
-    text, blocks = reminder_dm(reminders, today=today)
+    with db.session() as session:
+        incidents = [r.followup.incident for r in reminders if r.followup is not None]
+        incidents += [r.postmortem.incident for r in reminders if r.postmortem is not None]
+        hidden = hidden_incident_ids(session, incidents, user_id)
+    text, blocks = reminder_dm(reminders, today=today, hidden=hidden)
     try:
         channel = client.conversations_open(users=user_id)["channel"]["id"]
         client.chat_postMessage(channel=channel, text=text, blocks=blocks)

@@ -3,6 +3,7 @@ note to the person who asked when the bot can't post there (no Bolt)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -10,10 +11,14 @@ from sqlalchemy.orm import Session
 
 from bot.core import outbox
 from bot.core.outbox_worker import JobRun, JobSpec
+from bot.core.visibility import may_show_in_channel
 from bot.services import Services
 from bot.slack.once import post_once
 from bot.slack.posting import channel_key, client_or_fail
 from bot.status import blocks
+from storage.models import Incident
+
+log = logging.getLogger("postmortem_bot.status")
 
 TELL_STAKEHOLDERS = "status.tell_stakeholders"
 # Slack's answers when the bot can't post in a channel (not a member, private, gone).
@@ -29,9 +34,11 @@ def enqueue_stakeholder_post(
     message: Message,
     what: str,
     reply_to: str | None,
+    incident_id: int | None = None,
 ) -> None:
     """Post `message` in the stakeholder channel once this transaction commits; if the bot
-    can't, `reply_to` (the request's response_url) is told why."""
+    can't, `reply_to` (the request's response_url) is told why. With `incident_id`, the
+    incident is checked again when the job runs: one made private meanwhile is not posted."""
     text, message_blocks = message
     outbox.enqueue(
         session,
@@ -42,6 +49,7 @@ def enqueue_stakeholder_post(
             "blocks": message_blocks,
             "what": what,
             "reply_to": reply_to,
+            "incident_id": incident_id,
         },
         team_id=team_id,
         ordering_key=channel_key(team_id, channel),
@@ -51,6 +59,12 @@ def enqueue_stakeholder_post(
 def run_tell_stakeholders(services: Services, run: JobRun) -> None:
     job, payload = run.job, run.job.payload
     channel = str(payload["channel"])
+    if payload.get("incident_id") is not None:
+        with services.db.session() as session:
+            incident = session.get(Incident, int(payload["incident_id"]))
+            if incident is None or not may_show_in_channel(incident, channel):
+                log.info("%s not posted to %s: the incident is private now", job.kind, channel)
+                return
     client = client_or_fail(services.client_for, job.team_id)
     try:
         post_once(

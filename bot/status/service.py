@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.core.visibility import public_incidents_filter
 from bot.slack.mrkdwn import plain_text
 from bot.timeline.service import record_event
 from storage.models import (
@@ -219,7 +220,7 @@ def _public_incident(session: Session, incident: Incident) -> PublicIncident:
 
 def status_view(session: Session, *, title: str, now: datetime) -> StatusView:
     """Everything the status page shows; never a private incident or a non-public update."""
-    public = Incident.channel_private.is_(False)
+    public = public_incidents_filter()  # the one rule (bot.core.visibility)
     open_incidents = session.scalars(
         select(Incident)
         .where(public, Incident.status != IncidentStatus.RESOLVED)
@@ -268,7 +269,7 @@ def public_summary(session: Session, key: str) -> PublicIncident | None:
         .join(Postmortem, Postmortem.incident_id == Incident.id)
         .where(
             Incident.number == int(number),
-            Incident.channel_private.is_(False),
+            public_incidents_filter(),
             Incident.status == IncidentStatus.RESOLVED,
             Postmortem.status == PostmortemStatus.COMPLETED,
         )

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from sandbox.slack import events, openid
+from sandbox.slack import channel_events, events, openid
 from sandbox.slack.base import Call, Fault, JsonDict, SlackConfig
 from sandbox.slack.chat import react
 from sandbox.slack.events import EventPusher
@@ -253,6 +253,69 @@ class FakeSlack:
             author = message.get("user")
             self._emit(ch, lambda: events.reaction(kind, ch.id, ts, name, user, author))
 
+    # --- channel membership and kind (sandbox.slack.channel_events) ----------------------------
+
+    def join_channel(self, channel: str, user: str, *, inviter: str | None = None) -> None:
+        """Someone joins (or is invited to) a channel: `channel_join`, `member_joined_channel`."""
+        st = self._state
+        with st.lock:
+            ch = st.existing_channel(channel)
+            if user not in st.users:
+                raise ValueError(f"unknown user {user}: add_user() it first")
+            if user in ch.members:
+                return
+            ch.members.append(user)
+            join: JsonDict = {"type": "message", "subtype": "channel_join", "user": user}
+            join["text"] = f"<@{user}> has joined the channel"
+            st.store_message(ch, join)
+            team = st.cfg.team_id
+            self._emit(ch, lambda: events.message_posted(ch.id, ch.is_private, join))
+            self._emit(
+                ch, lambda: channel_events.member_joined(ch.id, ch.is_private, user, team, inviter)
+            )
+
+    def leave_channel(self, channel: str, user: str, *, actor: str | None = None) -> None:
+        """Someone leaves (or is removed): `channel_leave` and `member_left_channel`; the bot
+        itself removed gets `channel_left` / `group_left` instead, and nothing after it."""
+        st = self._state
+        with st.lock:
+            ch = st.existing_channel(channel)
+            if user not in ch.members:
+                return
+            team = st.cfg.team_id
+            if user == st.cfg.bot_user_id:
+                who = actor or ch.creator
+                self._emit(ch, lambda: channel_events.bot_removed(ch.id, ch.is_private, who))
+                ch.members.remove(user)
+                return
+            leave: JsonDict = {"type": "message", "subtype": "channel_leave", "user": user}
+            leave["text"] = f"<@{user}> has left the channel"
+            st.store_message(ch, leave)
+            ch.members.remove(user)
+            self._emit(ch, lambda: events.message_posted(ch.id, ch.is_private, leave))
+            self._emit(ch, lambda: channel_events.member_left(ch.id, ch.is_private, user, team))
+
+    def convert_channel(self, channel: str, user: str, *, private: bool = True) -> None:
+        """A channel made private (or public again): the `channel_convert_to_private` /
+        `channel_convert_to_public` message, delivered as a `message` event."""
+        st = self._state
+        with st.lock:
+            ch = st.existing_channel(channel)
+            ch.is_private = private
+            subtype = "channel_convert_to_private" if private else "channel_convert_to_public"
+            text = channel_events.MADE_PRIVATE if private else channel_events.MADE_PUBLIC
+            note: JsonDict = {"type": "message", "subtype": subtype, "user": user, "text": text}
+            st.store_message(ch, note)
+            self._emit(ch, lambda: events.message_posted(ch.id, ch.is_private, note))
+
+    def share_channel(self, channel: str, connected_team_id: str) -> None:
+        """Another organisation joins the channel (Slack Connect): `channel_shared`."""
+        st = self._state
+        with st.lock:
+            ch = st.existing_channel(channel)
+            ch.connected_team_ids.append(connected_team_id)
+            self._emit(ch, lambda: channel_events.channel_shared(ch.id, connected_team_id))
+
     # --- the Events API (what people do, delivered to the app) --------------------------------
 
     def deliver_events_to(
@@ -377,6 +440,11 @@ class FakeSlack:
 
     def server_error(self, method: str, status: int = 503, *, times: int = 1) -> None:
         self._inject(method, Fault("server_error", times, status=status))
+
+    def clear_faults(self) -> None:
+        """Slack works again: every injected failure still waiting is dropped."""
+        with self._state.lock:
+            self._state.faults.clear()
 
     # --- calls ------------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class Channel:
     purpose: str = ""
     im_user: str | None = None
     canvas_id: str | None = None
+    connected_team_ids: list[str] = field(default_factory=list)  # Slack Connect
     messages: dict[str, JsonDict] = field(default_factory=dict)
     last_ts: Decimal = Decimal(0)
 
@@ -335,11 +336,11 @@ class SlackState:
             "unlinked": 0,
             "is_shared": False,
             "is_org_shared": False,
-            "is_ext_shared": False,
+            "is_ext_shared": bool(channel.connected_team_ids),
             "is_pending_ext_shared": False,
             "pending_shared": [],
             "context_team_id": self.cfg.team_id,
-            "shared_team_ids": [self.cfg.team_id],
+            "shared_team_ids": [self.cfg.team_id, *channel.connected_team_ids],
             "updated": channel.created * 1000,
             "parent_conversation": None,
             "creator": channel.creator,
