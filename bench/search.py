@@ -38,6 +38,7 @@ from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
     CapturedMessage,
+    ChannelMember,
     EventKind,
     FollowUp,
     FollowUpStatus,
@@ -100,6 +101,7 @@ def sentence(rng: random.Random, words: int) -> str:
 def fill(db: Database, slack: FakeSlack, team: str, count: int) -> None:
     rng = random.Random(18)
     incidents, events, messages, followups, tags = [], [], [], [], []
+    members_rows: list[dict[str, object]] = []  # what the bot records from channel events
     for n in range(1, count + 1):
         declared = NOW - SPAN + SPAN * (n / (count + 1))
         is_open = n > count - 20
@@ -108,6 +110,10 @@ def fill(db: Database, slack: FakeSlack, team: str, count: int) -> None:
         if private:  # the asker is in half of the private channels
             members = [USER, OTHER] if n % 40 == 0 else [OTHER]
             slack.add_channel(f"inc-{n}", private=True, members=members, channel_id=channel)
+            members_rows += [
+                {"team_id": team, "channel_id": channel, "user_id": user, "since": declared}
+                for user in members
+            ]
         incidents.append(
             {
                 "id": n,
@@ -185,6 +191,7 @@ def fill(db: Database, slack: FakeSlack, team: str, count: int) -> None:
             (CapturedMessage, messages),
             (FollowUp, followups),
             (IncidentTag, tags),
+            (ChannelMember, members_rows),
         ):
             for start in range(0, len(rows), 5000):
                 session.execute(insert(model), rows[start : start + 5000])

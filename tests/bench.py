@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core.clock import Clock, utc_now
+from bot.membership.service import seed_members
 from sandbox.harness import SIGNING_SECRET, running_bot
 from sandbox.slack.fake import FakeSlack
 from sandbox.slack.signed_requests import Reply, SlackRequests
@@ -103,6 +104,15 @@ class Bench:
             if time.monotonic() > deadline:
                 raise AssertionError(f"a backfill was still pending after {timeout}s")
             time.sleep(0.02)
+
+
+def record_members(db: Database, slack: FakeSlack, channel_ids: list[str]) -> None:
+    """Record the fake Slack's members of these channels as the bot would have learnt them at
+    declare (for incidents a test writes straight into the database)."""
+    with db.session() as session:
+        for channel_id in channel_ids:
+            members = slack.channel(channel_id)["members"]
+            seed_members(session, slack.team_id, channel_id, members, read_at=utc_now())
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.knowledge.access import forget_memberships
+from bot.membership.service import seed_members
 from sandbox.harness import running_bot
 from sandbox.slack.fake import FakeSlack
 from sandbox.slack.oauth import CLIENT_ID, CLIENT_SECRET
@@ -161,6 +162,8 @@ def seed_small(db: Database, first: int = 1) -> None:
         )
         session.add_all([checkout, search, payroll, login])
         session.flush()
+        # what the bot recorded of the private channel's members (tests.bench: Alice and Bob)
+        seed_members(session, TEAM, PRIVATE_CHANNEL, [ALICE, BOB], read_at=NOW)
         for incident, tag in (
             (checkout, "payments"),
             (checkout, "api"),

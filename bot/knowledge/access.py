@@ -4,11 +4,12 @@ All knowledge code asks here and nowhere else, so the rule can be swapped in one
 workspace-wide one (`bot.core.visibility`, kept from channel membership events) when it lands:
 `incident_visible_to` and `visible_incidents_filter` have its signatures.
 
-Interim rule: a public incident is visible to everyone in its workspace; a private one only to
-the members of its channel, as Slack says (`users.conversations` for the person, private
-channels only, cached for `MEMBERSHIP_TTL`), and to whoever asks from inside that channel
-(a slash command run there proves membership). Slack is asked by `load_memberships`, which a
-flow calls before its transaction; the filters then only read the cache.
+The rule is `bot.core.visibility` (a public incident is visible to everyone in its workspace, a
+private one to the recorded members of its channel, kept from Slack's membership events), and
+whoever asks from inside that channel (a slash command run there proves membership). The web
+view and the commands also ask Slack (`users.conversations` for the person, private channels only,
+cached for `MEMBERSHIP_TTL`, by `load_memberships` before the transaction): when Slack answered,
+a private incident is shown only if both agree, so a missed leave event hides it within a minute.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import time
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 from sqlalchemy.orm import Session
 
+from bot.core import visibility
 from bot.slack.client import InstrumentedWebClient
 from storage.models import Incident
 
@@ -50,6 +52,7 @@ class _Memberships:
         self._by_user: dict[str, tuple[float, frozenset[str]]] = {}
 
     def get(self, user_id: str) -> frozenset[str] | None:
+        # Keyed by user alone: channel ids are unique across workspaces (and Enterprise Grid).
         with self._lock:
             entry = self._by_user.get(user_id)
         if entry is None or entry[0] < time.monotonic():
@@ -108,25 +111,24 @@ def forget_memberships() -> None:
     _memberships.forget()
 
 
-def _member_channels(user_id: str) -> frozenset[str]:
-    # Keyed by user alone: channel ids are unique across workspaces (and Enterprise Grid).
-    return _memberships.get(user_id) or frozenset()
-
-
 def visible_incidents_filter(user_id: str) -> ColumnElement[bool]:
-    """A WHERE clause on `Incident`: public incidents, or private ones whose channel the user
-    is in (as last loaded by `load_memberships`)."""
-    channels = _member_channels(user_id)
-    private_seen = Incident.channel_id.in_(sorted(channels)) if channels else false()
-    return or_(Incident.channel_private.is_(False), private_seen)
+    """A WHERE clause on `Incident`: the workspace-wide rule (bot.core.visibility: public, or a
+    recorded member of the private channel), narrowed by what Slack said last about the person
+    (`load_memberships`) when it said anything: two sources may only agree to show less."""
+    rule = visibility.visible_incidents_filter(user_id)
+    confirmed = _memberships.get(user_id)
+    if confirmed is None:
+        return rule
+    in_slack = Incident.channel_id.in_(sorted(confirmed)) if confirmed else false()
+    return and_(rule, or_(Incident.channel_private.is_(False), in_slack))
 
 
 def incident_visible_to(session: Session, incident: Incident, user_id: str) -> bool:
-    """Whether the user may see this incident (same rule as `visible_incidents_filter`)."""
-    del session  # the interim rule reads the membership cache, not the database
-    if not incident.channel_private:
-        return True
-    return incident.channel_id in _member_channels(user_id)
+    """Whether the user may see this incident (the same rule as `visible_incidents_filter`)."""
+    if not visibility.incident_visible_to(session, incident, user_id):
+        return False
+    confirmed = _memberships.get(user_id)
+    return not incident.channel_private or confirmed is None or incident.channel_id in confirmed
 
 
 def viewer_filter(viewer: Viewer) -> ColumnElement[bool]:

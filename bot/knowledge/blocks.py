@@ -119,23 +119,12 @@ def _range(offset: int, shown: int, total: int) -> str:
     return f"{offset + 1}–{offset + shown} of {total}" if shown else f"0 of {total}"
 
 
-PRIVATE_UNKNOWN = (
-    ":warning: Slack didn't say in time which private channels you are in, so private "
-    "incidents (other than this channel's) are left out. Try again in a minute."
-)
+def search_results(page: SearchPage, text: str) -> Message:
+    return _search_results(page, text)
 
 
-def _with_note(message: Message, note: str | None) -> Message:
-    text, blocks = message
-    return (text, [*blocks, _context(note)]) if note else message
-
-
-def search_results(page: SearchPage, text: str, *, note: str | None = None) -> Message:
-    return _with_note(_search_results(page, text), note)
-
-
-def incident_list(page: IncidentPage, text: str, *, note: str | None = None) -> Message:
-    return _with_note(_incident_list(page, text), note)
+def incident_list(page: IncidentPage, text: str) -> Message:
+    return _incident_list(page, text)
 
 
 def _search_results(page: SearchPage, text: str) -> Message:

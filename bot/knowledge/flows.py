@@ -53,7 +53,7 @@ def search(
     offset: int = 0,
 ) -> blocks.Message:
     viewer, now = viewer_of(origin), services.clock()
-    known = load_memberships(client, viewer)
+    load_memberships(client, viewer)  # narrows what the recorded members see, if Slack says
     with services.db.read_session() as session:
         stale = has_stale(session, origin.team_id, now=now)
     if stale:
@@ -69,11 +69,7 @@ def search(
             offset=offset,
             limit=SEARCH_PAGE,
         )
-    return blocks.search_results(page, parsed.text, note=_note(known))
-
-
-def _note(memberships_known: bool) -> str | None:
-    return None if memberships_known else blocks.PRIVATE_UNKNOWN
+    return blocks.search_results(page, parsed.text)
 
 
 def list_filter(parsed: ListIncidents, origin: Origin, services: Services) -> ListFilter:
@@ -95,7 +91,7 @@ def list_(
     offset: int = 0,
 ) -> blocks.Message:
     viewer = viewer_of(origin)
-    known = load_memberships(client, viewer)
+    load_memberships(client, viewer)  # narrows what the recorded members see, if Slack says
     with services.db.read_session() as session:
         page = list_incidents(
             session,
@@ -105,7 +101,7 @@ def list_(
             offset=offset,
             limit=LIST_PAGE,
         )
-    return blocks.incident_list(page, parsed.text, note=_note(known))
+    return blocks.incident_list(page, parsed.text)
 
 
 def turn_page(services: Services, client: WebClient, origin: Origin, value: str) -> blocks.Message:
