@@ -31,6 +31,7 @@ from sandbox.slack.chat import react
 from sandbox.slack.events import EventPusher
 from sandbox.slack.http import FakeSlackServer
 from sandbox.slack.oauth import DEFAULT_SCOPE, issue_code
+from sandbox.slack.ratelimits import RateLimits
 from sandbox.slack.signed_requests import SlackRequests
 from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.state import Channel, SlackState
@@ -363,6 +364,23 @@ class FakeSlack:
 
     def server_error(self, method: str, status: int = 503, *, times: int = 1) -> None:
         self._inject(method, Fault("server_error", times, status=status))
+
+    def enforce_rate_limits(
+        self, *, marketplace: bool = True, clock: Callable[[], float] | None = None
+    ) -> RateLimits:
+        """From now on, answer as Slack's published rate limits do (sandbox.slack.ratelimits):
+        each method's tier per workspace, chat.postMessage once a second per channel, and with
+        ``marketplace=False`` the 2025 limits of apps distributed outside the Marketplace
+        (conversations.history/replies once a minute, 15 messages a page). Over a limit:
+        HTTP 429, ``Retry-After``, ``{"ok": false, "error": "ratelimited"}``."""
+        limits = RateLimits(marketplace=marketplace, clock=clock or time.monotonic)
+        with self._state.lock:
+            self._state.rate_limits = limits
+        return limits
+
+    def lift_rate_limits(self) -> None:
+        with self._state.lock:
+            self._state.rate_limits = None
 
     # --- calls ------------------------------------------------------------------------------------
 

@@ -111,6 +111,12 @@ def answer(
         cfg = found
     if bad_json:
         return 200, {"ok": False, "error": "invalid_json"}, {}
+    limits = st.rate_limits  # None unless FakeSlack.enforce_rate_limits() was called
+    if limits is not None:
+        retry_after = limits.admit(cfg.team_id, method, params)
+        if retry_after is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+        params = limits.shape(method, params)
     try:
         with oauth.acting_as(st, cfg):
             return 200, handler(st, Params(params)), {}

@@ -27,6 +27,7 @@ from sandbox.slack.base import (
     tz_facts,
 )
 from sandbox.slack.oauth import OAuthApp
+from sandbox.slack.ratelimits import RateLimits
 
 MAX_DM_USERS = 8
 THREAD_KEYS = (
@@ -71,6 +72,7 @@ class SlackState:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.base_url = ""
+        self.rate_limits: RateLimits | None = None  # Slack's published limits, when enforced
         self.users: dict[str, JsonDict] = {}
         self.channels: dict[str, Channel] = {}
         self.dms: dict[frozenset[str], str] = {}
