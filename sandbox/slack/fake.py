@@ -214,6 +214,26 @@ class FakeSlack:
             self._emit(ch, lambda: events.message_posted(ch.id, ch.is_private, message))
             return copy.deepcopy(message)
 
+    def seed_history(
+        self, channel: str, messages: Iterable[tuple[str, str, str, str | None]]
+    ) -> int:
+        """Bulk-load a channel's past for benchmarks: (ts, user, text, thread_ts or None) each,
+        parents before their replies; no events. How many were stored."""
+        st = self._state
+        stored = 0
+        with st.lock:
+            ch = st.existing_channel(channel)
+            for ts, user, text, thread_ts in messages:
+                message: JsonDict = {"type": "message", "user": user, "text": text}
+                message["team"] = st.cfg.team_id
+                st.store_message(ch, message, ts=ts)
+                if thread_ts is not None:
+                    message["thread_ts"] = thread_ts
+                    message["parent_user_id"] = ch.messages[thread_ts].get("user", "")
+                stored += 1
+            st.refresh_threads(ch)
+        return stored
+
     def edit_as_user(self, channel: str, ts: str, text: str) -> dict[str, Any]:
         st = self._state
         with st.lock:
