@@ -73,6 +73,7 @@ T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 GAP = timedelta(hours=1)
 HISTORY = ("conversations.history", "conversations.replies")
 MARKETPLACE_PER_MINUTE = 50  # Tier 3
+MAX_CHARS = 20_000_000  # 50,000 messages make ~3.5 MB of Markdown: over the 2,000,000 default
 OUTSIDE_PAGE = 15  # apps outside the Marketplace: 15 messages a page, 1 call a minute
 
 
@@ -200,6 +201,7 @@ def seed_slack(slack: FakeSlack, messages: int) -> None:
 @dataclass
 class Outcome:
     times: list[float]
+    cpu: list[float]
     history_calls: int  # answered 200
     refused: int  # 429s
     refused_methods: str = ""
@@ -209,8 +211,12 @@ class Outcome:
     outside_marketplace_calls: int = 0  # what the gap needs at 15 a page
 
 
-def generate_once(slack: FakeSlack, requests: SlackRequests, timeout: float = 300.0) -> float:
+def generate_once(
+    slack: FakeSlack, requests: SlackRequests, timeout: float = 300.0
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process: the bot and the fake) of one generation."""
     url = slack.new_response_url()
+    cpu = time.process_time()
     started = time.perf_counter()
     reply = requests.slash_command(
         "/postmortem",
@@ -229,7 +235,7 @@ def generate_once(slack: FakeSlack, requests: SlackRequests, timeout: float = 30
             text = str(posts[0].get("text", ""))
             if "INC-1" not in text or "couldn't" in text.lower():
                 raise SystemExit(f"generation did not succeed: {text}")
-            return elapsed
+            return elapsed, time.process_time() - cpu
         time.sleep(0.002)
     raise SystemExit(f"no answer to /postmortem generate within {timeout:.0f} s")
 
@@ -250,7 +256,12 @@ class ScaledBudget(RateBudget):
 def serving(slack: FakeSlack, db: Database, budget: RateBudget) -> Iterator[SlackRequests]:
     """The production app and HTTP server in this process (as sandbox.harness.running_bot),
     with the benchmark's history budget."""
-    settings = sandbox_settings(slack, db.url, scheduler_first_run_seconds=3600)
+    settings = sandbox_settings(
+        slack,
+        db.url,
+        scheduler_first_run_seconds=3600,
+        postmortem_max_chars=MAX_CHARS,
+    )
     bot = create_bot(Services(settings=settings, db=db, history_budget=budget))
     server = HttpServer(
         WebApp(bot.app, db, signing_secret=SIGNING_SECRET),
@@ -290,8 +301,13 @@ def measure(url: str | None, messages: int, *, gap: bool, runs: int, speedup: fl
         slack.reset_calls()
         budget = ScaledBudget(MARKETPLACE_PER_MINUTE, speedup, slack_time)
         with serving(slack, db, budget) as requests:
-            times = [generate_once(slack, requests) for _ in range(runs)]
-            outcome = Outcome(times=times, history_calls=0, refused=0)
+            runs_made = [generate_once(slack, requests) for _ in range(runs)]
+            outcome = Outcome(
+                times=[wall for wall, _ in runs_made],
+                cpu=[cpu for _, cpu in runs_made],
+                history_calls=0,
+                refused=0,
+            )
             if missing is not None:
                 outcome.gap_seconds = wait_for_gap(db)
         calls = [c for c in slack.calls if c.method in HISTORY]
@@ -344,7 +360,8 @@ def main() -> None:
         f"Slack (clock x{args.speedup:g}); load average {load:.2f} on {os.cpu_count()} CPUs"
     )
     print(
-        f"{'messages':>9} {'scenario':>10} {'median':>8} {'min':>8} {'history+replies':>16} "
+        f"{'messages':>9} {'scenario':>10} {'median':>8} {'min':>8} {'CPU':>8} "
+        f"{'history+replies':>16} "
         f"{'429s':>5}  gap"
     )
     for size in (int(s) for s in args.sizes.split(",")):
@@ -363,7 +380,9 @@ def main() -> None:
                 )
             print(
                 f"{size:>9,} {scenario:>10} {statistics.median(result.times) * 1000:>6.0f}ms "
-                f"{min(result.times) * 1000:>6.0f}ms {result.history_calls:>16} "
+                f"{min(result.times) * 1000:>6.0f}ms "
+                f"{statistics.median(result.cpu) * 1000:>6.0f}ms "
+                f"{result.history_calls:>16} "
                 f"{result.refused:>5}  {note}"
                 + (f" (429s: {result.refused_methods})" if result.refused else "")
             )

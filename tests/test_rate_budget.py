@@ -36,4 +36,4 @@ def test_a_fraction_of_a_call_a_minute_spaces_calls_out() -> None:
     clock = ManualClock()
     budget = RateBudget(0.5, clock=clock)
     assert budget.take("T0001", "conversations.history") == 0
-    assert budget.take("T0001", "conversations.history") == pytest.approx(120)
+    assert budget.take("T0001", "conversations.history") == pytest.approx(121)

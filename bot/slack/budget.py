@@ -19,11 +19,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+MARGIN = 1.0  # seconds
+
 
 class RateBudget:
     def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._calls = max(1, int(per_minute))
-        self._window = 60.0 * self._calls / per_minute  # 60 s, longer below one call a minute
+        # 60 s (longer below one call a minute), and a second more: a call counted here reaches
+        # Slack a little later, and one that arrived quicker than the call it replaces must
+        # still find the window free.
+        self._window = 60.0 * self._calls / per_minute + MARGIN
         self._clock = clock
         self._made: dict[tuple[str, str], deque[float]] = {}  # when the last calls were made
         self._lock = threading.Lock()

@@ -130,6 +130,7 @@ def answer(
 
 class FakeSlackServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 reset connections under a benchmark's bursts
 
     def __init__(self, state: SlackState, sockets: socket_mode.SocketModeHub | None = None) -> None:
         super().__init__(("127.0.0.1", 0), FakeSlackHandler)
