@@ -40,12 +40,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from _common import label, temporary_database
+from _common import bot_process, cpu_seconds, label, temporary_database
 from sqlalchemy import insert, select
 
 from bot.app import create_bot
 from bot.capture.flows import fill_gap
 from bot.capture.gaps import GapReason
+from bot.core.settings import Settings
 from bot.incidents.service import Workspace, change_status, declare_incident
 from bot.services import Services
 from bot.slack.budget import RateBudget
@@ -212,11 +213,12 @@ class Outcome:
 
 
 def generate_once(
-    slack: FakeSlack, requests: SlackRequests, timeout: float = 300.0
+    slack: FakeSlack, requests: SlackRequests, pid: int | None = None, timeout: float = 300.0
 ) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process: the bot and the fake) of one generation."""
+    """(wall seconds, CPU seconds of the bot's process) of one generation (in this process,
+    the fake's CPU is counted too)."""
     url = slack.new_response_url()
-    cpu = time.process_time()
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     reply = requests.slash_command(
         "/postmortem",
@@ -235,7 +237,7 @@ def generate_once(
             text = str(posts[0].get("text", ""))
             if "INC-1" not in text or "couldn't" in text.lower():
                 raise SystemExit(f"generation did not succeed: {text}")
-            return elapsed, time.process_time() - cpu
+            return elapsed, cpu_seconds(pid) - cpu
         time.sleep(0.002)
     raise SystemExit(f"no answer to /postmortem generate within {timeout:.0f} s")
 
@@ -253,7 +255,9 @@ class ScaledBudget(RateBudget):
 
 
 @contextmanager
-def serving(slack: FakeSlack, db: Database, budget: RateBudget) -> Iterator[SlackRequests]:
+def serving(
+    slack: FakeSlack, db: Database, budget: RateBudget
+) -> Iterator[tuple[SlackRequests, int | None]]:
     """The production app and HTTP server in this process (as sandbox.harness.running_bot),
     with the benchmark's history budget."""
     settings = sandbox_settings(
@@ -271,9 +275,29 @@ def serving(slack: FakeSlack, db: Database, budget: RateBudget) -> Iterator[Slac
         on_drained=bot.close,
     ).start_in_background()
     try:
-        yield SlackRequests(server.url, SIGNING_SECRET, team_id=slack.team_id)
+        yield SlackRequests(server.url, SIGNING_SECRET, team_id=slack.team_id), None
     finally:
         server.stop()
+
+
+@contextmanager
+def bot_in_process_of_its_own(
+    slack: FakeSlack, db: Database
+) -> Iterator[tuple[SlackRequests, int | None]]:
+    ours = {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in ours}
+    env.update(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        SLACK_RESPONSE_URL_HOSTS="hooks.slack.com,http://127.0.0.1",
+        DATABASE_URL=db.url,
+        LOG_LEVEL="WARNING",
+        SCHEDULER_FIRST_RUN_SECONDS="3600",
+        POSTMORTEM_MAX_CHARS=str(MAX_CHARS),
+    )
+    with bot_process(env) as (url, pid):
+        yield SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id), pid
 
 
 def measure(url: str | None, messages: int, *, gap: bool, runs: int, speedup: float) -> Outcome:
@@ -300,8 +324,11 @@ def measure(url: str | None, messages: int, *, gap: bool, runs: int, speedup: fl
         slack.enforce_rate_limits(clock=slack_time)
         slack.reset_calls()
         budget = ScaledBudget(MARKETPLACE_PER_MINUTE, speedup, slack_time)
-        with serving(slack, db, budget) as requests:
-            runs_made = [generate_once(slack, requests) for _ in range(runs)]
+        # Continuous capture: the bot in a process of its own, as in production. With a gap,
+        # in this process: its history budget must run on the fake's sped-up clock.
+        bot = serving(slack, db, budget) if gap else bot_in_process_of_its_own(slack, db)
+        with bot as (requests, pid):
+            runs_made = [generate_once(slack, requests, pid) for _ in range(runs)]
             outcome = Outcome(
                 times=[wall for wall, _ in runs_made],
                 cpu=[cpu for _, cpu in runs_made],
