@@ -321,11 +321,12 @@ def measure(url: str | None, messages: int, *, gap: bool, runs: int, speedup: fl
         def slack_time() -> float:
             return start + (time.monotonic() - start) * speedup
 
-        slack.enforce_rate_limits(clock=slack_time)
+        slack.enforce_rate_limits(clock=slack_time, speedup=speedup)
         slack.reset_calls()
         budget = ScaledBudget(MARKETPLACE_PER_MINUTE, speedup, slack_time)
         # Continuous capture: the bot in a process of its own, as in production. With a gap,
         # in this process: its history budget must run on the fake's sped-up clock.
+        started = datetime.now(UTC)
         bot = serving(slack, db, budget) if gap else bot_in_process_of_its_own(slack, db)
         with bot as (requests, pid):
             runs_made = [generate_once(slack, requests, pid) for _ in range(runs)]
@@ -336,7 +337,7 @@ def measure(url: str | None, messages: int, *, gap: bool, runs: int, speedup: fl
                 refused=0,
             )
             if missing is not None:
-                outcome.gap_seconds = wait_for_gap(db)
+                outcome.gap_seconds = wait_for_gap(db, started)
         calls = [c for c in slack.calls if c.method in HISTORY]
         outcome.history_calls = sum(1 for c in calls if c.status == 200)
         refused = [c.method for c in slack.calls if c.status == 429]
@@ -361,13 +362,15 @@ def within(params: dict[str, object], window: tuple[datetime, datetime]) -> bool
     return low - 1 <= oldest and latest <= high + 1
 
 
-def wait_for_gap(db: Database, timeout: float = 600.0) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
+def wait_for_gap(db: Database, since: datetime, timeout: float = 600.0) -> float:
+    """Seconds from `since` (the bot's start) until the last gap was filled."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
         with db.session() as session:
-            states = session.scalars(select(CaptureGap.state)).all()
-        if states and all(s is not GapState.PENDING for s in states):
-            return time.perf_counter() - started
+            gaps = session.scalars(select(CaptureGap)).all()
+        if gaps and all(g.state is not GapState.PENDING for g in gaps):
+            ends = [g.finished_at for g in gaps if g.finished_at is not None]
+            return (max(ends) - since).total_seconds() if ends else 0.0
         time.sleep(0.05)
     raise SystemExit("the gap was not filled in time")
 

@@ -386,14 +386,18 @@ class FakeSlack:
         self._inject(method, Fault("server_error", times, status=status))
 
     def enforce_rate_limits(
-        self, *, marketplace: bool = True, clock: Callable[[], float] | None = None
+        self,
+        *,
+        marketplace: bool = True,
+        clock: Callable[[], float] | None = None,
+        speedup: float = 1.0,
     ) -> RateLimits:
         """From now on, answer as Slack's published rate limits do (sandbox.slack.ratelimits):
         each method's tier per workspace, chat.postMessage once a second per channel, and with
         ``marketplace=False`` the 2025 limits of apps distributed outside the Marketplace
         (conversations.history/replies once a minute, 15 messages a page). Over a limit:
         HTTP 429, ``Retry-After``, ``{"ok": false, "error": "ratelimited"}``."""
-        limits = RateLimits(marketplace=marketplace, clock=clock or time.monotonic)
+        limits = RateLimits(marketplace=marketplace, clock=clock or time.monotonic, speedup=speedup)
         with self._state.lock:
             self._state.rate_limits = limits
         return limits
