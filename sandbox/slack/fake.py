@@ -396,7 +396,8 @@ class FakeSlack:
         each method's tier per workspace, chat.postMessage once a second per channel, and with
         ``marketplace=False`` the 2025 limits of apps distributed outside the Marketplace
         (conversations.history/replies once a minute, 15 messages a page). Over a limit:
-        HTTP 429, ``Retry-After``, ``{"ok": false, "error": "ratelimited"}``."""
+        HTTP 429, ``Retry-After``, ``{"ok": false, "error": "ratelimited"}``. A benchmark may
+        run ``clock`` ``speedup`` times faster than real time; Retry-After stays in real seconds."""
         limits = RateLimits(marketplace=marketplace, clock=clock or time.monotonic, speedup=speedup)
         with self._state.lock:
             self._state.rate_limits = limits
