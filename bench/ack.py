@@ -14,6 +14,13 @@ the bot costs on top of Bolt and waitress; Slack gives up on an ack after 3000 m
     python bench/ack.py --threads 16 --requests 200
 
 A PostgreSQL run uses a fresh schema of its own and drops it at the end.
+
+Two more loads on the real bot (issue 15: slow work must never delay an ack):
+- dead response_urls: follow-up buttons (the listener confirms privately after the ack) whose
+  response_url is a host that takes the connection and never answers;
+- during a generation: `/timeline <text>` while `/postmortem generate` of a 10,000-message
+  channel runs again and again in the same bot.
+Each p50 is also given over the bare Bolt app's /timeline p50 at the same concurrency.
 """
 
 from __future__ import annotations
@@ -24,13 +31,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import generate as generation
 from _common import label, percentile, temporary_database
 
 from bot.core.settings import Settings
@@ -103,19 +113,34 @@ def bot_env(slack: FakeSlack, database_url: str, threads: int) -> dict[str, str]
         HTTP_THREADS=str(threads),
         LOG_LEVEL="WARNING",
         SCHEDULER_FIRST_RUN_SECONDS="3600",  # no reminder sweep during the measurement
+        SLACK_RESPONSE_URL_HOSTS="hooks.slack.com,http://127.0.0.1",  # the fake's, a dead one
     )
     return env
 
 
-def measure(requests: SlackRequests, slack: FakeSlack, clients: int, total: int, tag: str) -> Level:
+Send = Callable[[int, int], Any]  # (clients, n) -> a Reply
+
+
+def measure(
+    requests: SlackRequests,
+    slack: FakeSlack,
+    clients: int,
+    total: int,
+    tag: str,
+    send: Send | None = None,
+    user: str = USER,
+) -> Level:
     def one(n: int) -> tuple[int, float]:
-        reply = requests.slash_command(
-            "/timeline",
-            "help" if tag == "help" else f"bench {tag} {clients} {n}",
-            user_id=USER,
-            channel_id=CHANNEL,
-            response_url=slack.new_response_url(),
-        )
+        if send is not None:
+            reply = send(clients, n)
+        else:
+            reply = requests.slash_command(
+                "/timeline",
+                "help" if tag == "help" else f"bench {tag} {clients} {n}",
+                user_id=user,
+                channel_id=CHANNEL,
+                response_url=slack.new_response_url(),
+            )
         return reply.status, reply.seconds * 1000
 
     started = time.perf_counter()
@@ -131,16 +156,23 @@ def measure(requests: SlackRequests, slack: FakeSlack, clients: int, total: int,
 
 
 def run_levels(
-    url: str, slack: FakeSlack, requests_per_level: int, tag: str, *, settle: bool
+    url: str,
+    slack: FakeSlack,
+    requests_per_level: int,
+    tag: str,
+    *,
+    settle: bool,
+    send: Send | None = None,
+    user: str = USER,
 ) -> list[Level]:
     requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
-    measure(requests, slack, 4, 20, f"{tag}-warmup")  # first-request costs out of the way
+    measure(requests, slack, 4, 20, f"{tag}-warmup", send, user)  # first-request costs
     levels = []
     for clients in CLIENTS:
         total = max(requests_per_level, clients * 10)
         if settle:
             wait_for_echoes(slack)
-        levels.append(measure(requests, slack, clients, total, tag))
+        levels.append(measure(requests, slack, clients, total, tag, send, user))
     if settle:
         wait_for_echoes(slack)
     return levels
@@ -183,6 +215,112 @@ def real_bot(
             work = run_levels(url, slack, requests_per_level, "bot", settle=True)
             usage = run_levels(url, slack, requests_per_level, "help", settle=False)
             return work, usage
+
+
+@contextmanager
+def black_hole() -> Iterator[str]:
+    """A response_url host that takes connections and never answers (a frozen host)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1024)
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/response"
+    finally:
+        server.close()
+
+
+def dead_response_urls(db: Database, threads: int, requests_per_level: int) -> list[Level]:
+    """Follow-up buttons whose response_url never answers: each click is saved, acknowledged,
+    then confirmed privately to that URL (on the bot's reply threads, 3 s timeout)."""
+    with FakeSlack() as slack, black_hole() as dead:
+        slack.add_user(USER, "alice")
+        slack.add_channel("inc-bench", members=[USER], channel_id=CHANNEL)
+        port = free_port()
+        command = [sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)]
+        with server_process(command, bot_env(slack, db.url, threads), port) as url:
+            requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
+            texts = ["declare Ack benchmark", *[f"Follow-up {n}" for n in range(10)]]
+            for text in texts:
+                requests.slash_command(
+                    "/incident" if text.startswith("declare") else "/followup",
+                    text,
+                    user_id=USER,
+                    channel_id=CHANNEL,
+                    response_url=slack.new_response_url(),
+                )
+            announcements = wait_for_announcements(slack, 10)
+
+            def click(clients: int, n: int) -> Any:
+                message = announcements[n % len(announcements)]
+                actions = next(b for b in message["blocks"] if b["type"] == "actions")
+                item = str(actions["elements"][0]["value"]).split(":")[0]
+                status = "in_progress" if (n // len(announcements)) % 2 == 0 else "open"
+                return requests.block_action(
+                    f"followup_status:{status}",
+                    f"{item}:{status}",
+                    user_id=USER,
+                    channel_id=CHANNEL,
+                    message=message,
+                    block_id=actions["block_id"],
+                    response_url=f"{dead}/{clients}/{n}",
+                )
+
+            return run_levels(url, slack, requests_per_level, "dead", settle=False, send=click)
+
+
+def wait_for_announcements(slack: FakeSlack, count: int, timeout: float = 60) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [
+            m
+            for m in slack.messages(CHANNEL)
+            if any(b.get("type") == "actions" for b in m.get("blocks") or [])
+        ]
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise SystemExit("the follow-ups were not announced")
+
+
+def during_generation(
+    database_url: str | None, threads: int, requests_per_level: int, size: int = 10_000
+) -> tuple[list[Level], int]:
+    """`/timeline <text>` while a 10,000-message postmortem is generated over and over."""
+    with temporary_database(database_url) as db, FakeSlack(team_id=generation.TEAM) as slack:
+        generation.seed_slack(slack, size)
+        generation.seed_database(db, size, None)
+        port = free_port()
+        env = bot_env(slack, db.url, threads)
+        env["POSTMORTEM_MAX_CHARS"] = str(generation.MAX_CHARS)
+        command = [sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)]
+        with server_process(command, env, port) as url:
+            requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
+            stop = threading.Event()
+            made = [0]
+            failures: list[str] = []
+
+            def generate_again_and_again() -> None:
+                while not stop.is_set():
+                    try:
+                        generation.generate_once(slack, requests)
+                        made[0] += 1
+                    except SystemExit as refused:
+                        failures.append(str(refused))
+                        time.sleep(0.5)  # "already being generated": ask again
+
+            worker = threading.Thread(target=generate_again_and_again, daemon=True)
+            worker.start()
+            try:
+                time.sleep(1.0)  # the first generation is under way
+                levels = run_levels(
+                    url, slack, requests_per_level, "busy", settle=False, user=generation.USERS[0]
+                )
+            finally:
+                stop.set()
+                worker.join(timeout=120)
+            if failures:
+                print(f"generations refused: {len(failures)}, e.g. {failures[0]}")
+            return levels, made[0]
 
 
 def bare_bolt(threads: int, requests_per_level: int) -> list[Level]:
@@ -235,34 +373,25 @@ def serve_bare(port: int, api_url: str, threads: int) -> None:
 
 
 def report(
-    bot: list[Level], usage: list[Level], bare: list[Level], threads: int, where: str
+    rows: list[tuple[str, list[Level]]], bare: list[Level], threads: int, where: str
 ) -> None:
     print(
-        f"slash-command ack latency in ms (client side, a new connection each), "
-        f"{threads} server threads, database {where}"
+        f"ack latency in ms (client side, a new connection each), {threads} server threads, "
+        f"database {where}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
-    table = (
-        ("real bot, /timeline <text> (ack, then store + echo)", bot),
-        ("real bot, /timeline help (the ack alone)", usage),
-        ("bare Bolt app that only acks", bare),
-    )
-    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>24}" for c in CLIENTS))
-    print(f"{'':<52} " + f"{'p50':>11}{'p99':>7}{'req/s':>6}" * len(CLIENTS))
+    table = [*rows, ("bare Bolt app that only acks /timeline", bare)]
+    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>28}" for c in CLIENTS))
+    print(f"{'':<52} " + f"{'p50':>8}{'p95':>7}{'req/s':>6}{'x bare':>7}" * len(CLIENTS))
     for name, levels in table:
         cells = "".join(
-            f"{level.p(50):>11.1f}{level.p(99):>7.1f}"
+            f"{level.p(50):>8.1f}{level.p(95):>7.1f}"
             f"{len(level.latencies_ms) / level.seconds:>6.0f}"
-            for level in levels
+            f"{level.p(50) / floor.p(50):>6.2f}x"
+            for level, floor in zip(levels, bare, strict=True)
         )
         print(f"{name:<52} {cells}")
-    for name, levels in table[:2]:
-        ratios = "".join(
-            f"{ours.p(50) / theirs.p(50):>10.1f}x{ours.p(99) / theirs.p(99):>6.1f}x{'':6}"
-            for ours, theirs in zip(levels, bare, strict=True)
-        )
-        print(f"{'ratio, ' + name.split(' (')[0] + ' / bare':<52} {ratios}".rstrip())
-    failures = sum(level.failures for level in bot + usage + bare)
-    worst = max(max(level.latencies_ms) for level in bot)
+    failures = sum(level.failures for _, levels in table for level in levels)
+    worst = max(max(level.latencies_ms) for _, levels in rows for level in levels)
     print(
         f"non-200 answers: {failures}; slowest real-bot ack {worst:.0f} ms "
         f"({'within' if worst < 3000 else 'OVER'} Slack's 3000 ms)"
@@ -280,16 +409,36 @@ def main() -> None:
         "--threads", type=int, default=DEFAULTS["http_threads"], help="HTTP server threads"
     )
     parser.add_argument("--requests", type=int, default=150, help="requests per level (min)")
+    parser.add_argument(
+        "--loads",
+        default="plain,dead,generation",
+        help="loads on the real bot: plain (/timeline), dead (dead response_urls), "
+        "generation (during a 10,000-message generation)",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--slack-api-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare, args.slack_api_url, args.threads)
         return
-    with temporary_database(args.database_url) as db:
-        bot, usage = real_bot(db, args.threads, args.requests)
+    loads = set(args.loads.split(","))
+    rows: list[tuple[str, list[Level]]] = []
+    if "plain" in loads:
+        with temporary_database(args.database_url) as db:
+            bot, usage = real_bot(db, args.threads, args.requests)
+        rows += [
+            ("real bot, /timeline <text> (ack, then store + echo)", bot),
+            ("real bot, /timeline help (the ack alone)", usage),
+        ]
+    if "dead" in loads:
+        with temporary_database(args.database_url) as db:
+            dead = dead_response_urls(db, args.threads, args.requests)
+        rows.append(("real bot, buttons, response_url never answers", dead))
+    if "generation" in loads:
+        busy, made = during_generation(args.database_url, args.threads, args.requests)
+        rows.append((f"real bot, /timeline <text>, {made} 10k generations", busy))
     bare = bare_bolt(args.threads, args.requests)
-    report(bot, usage, bare, args.threads, label(args.database_url))
+    report(rows, bare, args.threads, label(args.database_url))
 
 
 if __name__ == "__main__":

@@ -169,7 +169,8 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
         workspaces = InstalledWorkspaces.from_settings(services.db, settings)
     jira = make_jira_sync(services, workspaces)
     confluence = make_confluence(settings)
-    budget = RateBudget(settings.slack_history_calls_per_minute)
+    # One budget per process (a benchmark may bring its own, on a clock of its own).
+    budget = services.history_budget or RateBudget(settings.slack_history_calls_per_minute)
     replies = Replies(allows=settings.response_url_policy.allows)
     services = replace(
         services,

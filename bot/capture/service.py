@@ -20,6 +20,7 @@ from bot.capture.events import (
     ts_to_datetime,
 )
 from bot.slack.event_claims import claim_event
+from storage.captured import message_is, messages_are
 from storage.models import CapturedMessage, Incident
 
 
@@ -55,13 +56,7 @@ class IncidentChannels:
 
 
 def _find(session: Session, team_id: str, channel_id: str, ts: str) -> CapturedMessage | None:
-    return session.scalar(
-        select(CapturedMessage).where(
-            CapturedMessage.team_id == team_id,
-            CapturedMessage.channel_id == channel_id,
-            CapturedMessage.ts == ts,
-        )
-    )
+    return session.scalar(select(CapturedMessage).where(*message_is(team_id, channel_id, ts)))
 
 
 _INSERT_COLUMNS = (
@@ -156,9 +151,9 @@ def store_messages(
     DO NOTHING for the page, one lookup of the rows that were there already, and an update of
     those the page has a newer version of. Returns how many rows were inserted or changed.
 
-    The lookup names team, channel and the page's ts values, which the unique index serves
-    whatever the planner's statistics say (a channel-wide scan per message made generation
-    quadratic on a PostgreSQL without fresh statistics).
+    The lookup names team, channel, the page's ts values and its time span, so it is an index
+    search whatever the planner's statistics say (storage.captured: a channel-wide scan per
+    lookup made generation quadratic on a PostgreSQL without fresh statistics).
     """
     snapshots = {s.ts: s for s in map(snapshot_of, messages) if s is not None}
     if not snapshots:
@@ -174,14 +169,11 @@ def store_messages(
     present = [ts for ts in snapshots if ts not in inserted]
     changed = 0
     if present:
+        # No ORDER BY: with one, PostgreSQL (before 17) keeps the ts list out of the index
+        # condition to return rows in index order, and scans the channel. Updates are flushed
+        # in primary key order anyway, so concurrent writers still lock rows in one order.
         existing = session.scalars(
-            select(CapturedMessage)
-            .where(
-                CapturedMessage.team_id == team_id,
-                CapturedMessage.channel_id == channel_id,
-                CapturedMessage.ts.in_(present),
-            )
-            .order_by(CapturedMessage.ts)
+            select(CapturedMessage).where(*messages_are(team_id, channel_id, present))
         ).all()
         for row in existing:
             changed += _merge(row, snapshots[row.ts]) is Outcome.UPDATED

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
@@ -250,31 +250,51 @@ def timeline_of(session: Session, incident: Incident) -> list[TimelineEvent]:
     )
 
 
+@dataclass(frozen=True)
+class LoggedMessage:
+    """What the channel log needs of a captured message: read as plain rows, not ORM objects
+    (tens of thousands of them; loading each into the session was half of a generation)."""
+
+    ts: str
+    thread_ts: str | None
+    posted_at: datetime
+    user_id: str | None
+    bot_id: str | None
+    username: str | None
+    text: str
+    file_names: list[str] | None
+    edited_at: datetime | None
+
+
+_CAPTURED = CapturedMessage.__table__
+_LOGGED = tuple(_CAPTURED.c[f.name] for f in fields(LoggedMessage))
+
+
 def channel_messages(
     session: Session, incident: Incident, *, since: datetime, until: datetime
-) -> list[CapturedMessage]:
+) -> list[LoggedMessage]:
     """The incident channel's captured messages in the window, oldest first, deletions gone."""
-    return list(
-        session.scalars(
-            select(CapturedMessage)
-            .where(
-                CapturedMessage.team_id == incident.team_id,
-                CapturedMessage.channel_id == incident.channel_id,
-                CapturedMessage.posted_at >= since,
-                CapturedMessage.posted_at <= until,
-                CapturedMessage.deleted_at.is_(None),
-            )
-            .order_by(CapturedMessage.posted_at, CapturedMessage.ts)
+    columns = _CAPTURED.c
+    rows = session.connection().execute(  # Core: no ORM bookkeeping per row
+        select(*_LOGGED)
+        .where(
+            columns.team_id == incident.team_id,
+            columns.channel_id == incident.channel_id,
+            columns.posted_at >= since,
+            columns.posted_at <= until,
+            columns.deleted_at.is_(None),
         )
+        .order_by(columns.posted_at, columns.ts)
     )
+    return [LoggedMessage(*row) for row in rows]
 
 
-def nest_threads(rows: list[CapturedMessage], names: Names) -> list[Message]:
+def nest_threads(rows: list[LoggedMessage], names: Names) -> list[Message]:
     """Top-level messages in time order, each with its thread replies under it."""
     markdown_names = names.all
     by_ts: dict[str, Message] = {}
     top: list[Message] = []
-    pending: dict[str, list[tuple[CapturedMessage, Message]]] = defaultdict(list)
+    pending: dict[str, list[tuple[LoggedMessage, Message]]] = defaultdict(list)
     for row in rows:
         author = names.person(row.user_id or row.bot_id, row.username) or Person("", "unknown")
         message = Message(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 MARKER = re.compile(r"\s+\{(bot|people)\}\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -29,6 +30,7 @@ _HEADING = re.compile(r"^(#{1,3})\s+(.*?)\s*$")
 _LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])\s+(\[[ xX]\]\s+)?(.*)$")
 _DIVIDER = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 _LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+_ANGLE_LINK = re.compile(r"<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>")
 _MARKS = re.compile(r"(\*\*|__|~~|`)")
 _EMPHASIS = re.compile(r"(?<![\w*])[*_](?=\S)(.+?)(?<=\S)[*_](?![\w*])")
 
@@ -54,8 +56,9 @@ class Block:
     markdown: str  # without a trailing newline
     level: int = 0  # 1-3 for headings
 
-    @property
+    @cached_property
     def text(self) -> str:
+        """Computed once: a canvas refresh compares every line several times."""
         return plain_text(self)
 
 
@@ -95,10 +98,14 @@ class Document:
 
 
 def _inline_text(text: str) -> str:
-    text = _LINK.sub(lambda m: m.group(1), text)
-    text = re.sub(r"<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>", lambda m: m[2] or m[1], text)
-    text = _MARKS.sub("", text)
-    text = _EMPHASIS.sub(lambda m: m.group(1), text)
+    # Each pattern only where its opening character occurs: most lines have none of them.
+    if "[" in text:
+        text = _LINK.sub(lambda m: m.group(1), text)
+    if "<" in text:
+        text = _ANGLE_LINK.sub(lambda m: m[2] or m[1], text)
+    if "*" in text or "_" in text or "~" in text or "`" in text:
+        text = _MARKS.sub("", text)
+        text = _EMPHASIS.sub(lambda m: m.group(1), text)
     return text.replace("\\", "")
 
 
@@ -124,13 +131,19 @@ def plain_text(block: Block) -> str:
     return _inline_text(" ".join(line.strip() for line in lines)).strip()
 
 
+_MAY_START = frozenset("`~#-*_+>|0123456789")  # the first characters of every kind of block
+
+
 def _starts_block(line: str) -> bool:
+    first = line.lstrip()[:1]
+    if first not in _MAY_START:
+        return False  # a plain line of text (most lines): no pattern can match
     return bool(
         _FENCE.match(line)
         or _HEADING.match(line)
         or _DIVIDER.match(line)
         or _LIST_ITEM.match(line)
-        or line.lstrip().startswith((">", "|"))
+        or first in (">", "|")
     )
 
 
@@ -145,13 +158,20 @@ def parse_blocks(markdown: str) -> list[Block]:
             i += 1
             continue
         end = i + 1
-        if fence := _FENCE.match(line):
+        first = line.lstrip()[:1]
+        if first not in _MAY_START:  # plain text (no pattern below can match): a paragraph
+            while end < len(lines) and lines[end].strip() and not _starts_block(lines[end]):
+                end += 1
+            blocks.append(Block(BlockKind.PARAGRAPH, "\n".join(lines[i:end]).rstrip()))
+            i = end
+            continue
+        if first in "`~" and (fence := _FENCE.match(line)):
             while end < len(lines) and not lines[end].strip().startswith(fence.group(1)):
                 end += 1
             blocks.append(Block(BlockKind.CODE, "\n".join(lines[i : end + 1])))
             i = end + 1
             continue
-        if heading := _HEADING.match(line):
+        if first == "#" and (heading := _HEADING.match(line)):
             level = len(heading.group(1))
             blocks.append(Block(BlockKind.HEADING, line.rstrip(), level))
         elif _DIVIDER.match(line):

@@ -14,6 +14,7 @@ from bot.postmortem.context import (
     Event,
     FollowUpItem,
     IncidentInfo,
+    LoggedMessage,
     Names,
     Participant,
     PostmortemContext,
@@ -28,7 +29,6 @@ from bot.postmortem.context import (
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.recurrence import similar_incidents
 from storage.models import (
-    CapturedMessage,
     FollowUp,
     Incident,
     JiraExportState,
@@ -148,7 +148,7 @@ def _participants(
     incident: Incident,
     owner_id: str,
     events: list[TimelineEvent],
-    rows: list[CapturedMessage],
+    rows: list[LoggedMessage],
     followups: list[FollowUp],
     names: Names,
 ) -> list[Participant]:

@@ -24,7 +24,7 @@ from bot.postmortem.gather import gather
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.publish import Published
 from bot.postmortem.recurrence import index_search_documents
-from bot.postmortem.render import environment, render_document
+from bot.postmortem.render import render_document, shared_environment
 from bot.postmortem.service import (
     check_can_generate,
     incident_for_postmortem,
@@ -171,7 +171,7 @@ def generate_postmortem(
         )
     variables = context.as_template_vars()
     document = render_document(
-        environment(settings.postmortem_templates_dir, max_chars=settings.postmortem_max_chars),
+        shared_environment(settings.postmortem_templates_dir, settings.postmortem_max_chars),
         name,
         variables,
         seconds=settings.postmortem_render_timeout_seconds,

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 
 _TOKEN = re.compile(r"<([^<>]*)>")
+_URL = re.compile(r"(https?|mailto):")
 
 
 def _unescape(text: str) -> str:
@@ -25,12 +26,14 @@ def slack_to_markdown(text: str, names: Mapping[str, str]) -> str:
         if target.startswith("!"):
             special = target[1:].split("^")[0]
             return "@" + (label.lstrip("@") if label else special)
-        if re.match(r"(https?|mailto):", target):
+        if _URL.match(target):
             url = target.replace(")", "%29")
             return f"[{_unescape(label)}]({url})" if label else f"<{url}>"
         return _unescape(match.group(0))
 
-    return _unescape(_TOKEN.sub(token, text))
+    if "<" in text:
+        text = _TOKEN.sub(token, text)
+    return _unescape(text) if "&" in text else text
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -374,14 +374,21 @@ def _texts(blocks: tuple[Block, ...] | list[Block]) -> list[str]:
     return [block.text for block in blocks]
 
 
+def _markdown(blocks: tuple[Block, ...] | list[Block]) -> list[str]:
+    return [block.markdown for block in blocks]
+
+
 def _refresh_section(canvas: _Canvas, here: Section, old: Section, new: Section) -> None:
     """Apply the bot's own change (what it wrote last time → what it writes now) to the lines
     under `here`. A line it wrote that someone has changed since is theirs: it is neither
     replaced nor deleted, and not written again if the bot's version did not change."""
     result = canvas.result
     current = list(here.body)
-    matches = SequenceMatcher(None, _texts(old.body), _texts(current), autojunk=False)
-    where = {m.a + k: m.b + k for m in matches.get_matching_blocks() for k in range(m.size)}
+    if _markdown(old.body) == _markdown(current):  # nobody touched it: no need to compare texts
+        where = {i: i for i in range(len(current))}
+    else:
+        matches = SequenceMatcher(None, _texts(old.body), _texts(current), autojunk=False)
+        where = {m.a + k: m.b + k for m in matches.get_matching_blocks() for k in range(m.size)}
     if len(where) < len(old.body):
         result.kept_lines[_label(new)] = len(old.body) - len(where)
 
@@ -395,7 +402,8 @@ def _refresh_section(canvas: _Canvas, here: Section, old: Section, new: Section)
         return before, after
 
     failed, changed = 0, False
-    opcodes = SequenceMatcher(None, _texts(old.body), _texts(new.body), autojunk=False)
+    # Old and new are both the bot's renderings, spelled alike: compared as written.
+    opcodes = SequenceMatcher(None, _markdown(old.body), _markdown(new.body), autojunk=False)
     for tag, i1, i2, j1, j2 in opcodes.get_opcodes():
         if tag == "equal":
             continue

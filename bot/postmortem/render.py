@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
@@ -109,6 +110,13 @@ def environment(
         one_line=one_line,
     )
     return env
+
+
+@lru_cache(maxsize=8)
+def shared_environment(custom_dir: Path | None, max_chars: int) -> SandboxedEnvironment:
+    """One environment per setting, kept: Jinja compiles a template once per environment (and
+    again when its file changes), which a fresh environment per generation paid every time."""
+    return environment(custom_dir, max_chars=max_chars)
 
 
 def template_names(env: SandboxedEnvironment) -> list[str]:

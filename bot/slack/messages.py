@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from bot.timeline.service import SlackMessage
+from storage.captured import message_is
 from storage.db import Database
 from storage.models import CapturedMessage
 
@@ -35,11 +36,7 @@ def find_message(
     """
     with db.session() as session:
         captured = session.scalar(
-            select(CapturedMessage).where(
-                CapturedMessage.team_id == team_id,
-                CapturedMessage.channel_id == channel_id,
-                CapturedMessage.ts == ts,
-            )
+            select(CapturedMessage).where(*message_is(team_id, channel_id, ts))
         )
     if captured is not None:
         if captured.deleted_at is not None:

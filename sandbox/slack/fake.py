@@ -31,6 +31,7 @@ from sandbox.slack.chat import react
 from sandbox.slack.events import EventPusher
 from sandbox.slack.http import FakeSlackServer
 from sandbox.slack.oauth import DEFAULT_SCOPE, issue_code
+from sandbox.slack.ratelimits import RateLimits
 from sandbox.slack.signed_requests import SlackRequests
 from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.state import Channel, SlackState
@@ -212,6 +213,26 @@ class FakeSlack:
             st.store_message(ch, message, ts=ts, thread_ts=parent_ts)
             self._emit(ch, lambda: events.message_posted(ch.id, ch.is_private, message))
             return copy.deepcopy(message)
+
+    def seed_history(
+        self, channel: str, messages: Iterable[tuple[str, str, str, str | None]]
+    ) -> int:
+        """Bulk-load a channel's past for benchmarks: (ts, user, text, thread_ts or None) each,
+        parents before their replies; no events. How many were stored."""
+        st = self._state
+        stored = 0
+        with st.lock:
+            ch = st.existing_channel(channel)
+            for ts, user, text, thread_ts in messages:
+                message: JsonDict = {"type": "message", "user": user, "text": text}
+                message["team"] = st.cfg.team_id
+                st.store_message(ch, message, ts=ts)
+                if thread_ts is not None:
+                    message["thread_ts"] = thread_ts
+                    message["parent_user_id"] = ch.messages[thread_ts].get("user", "")
+                stored += 1
+            st.refresh_threads(ch)
+        return stored
 
     def edit_as_user(self, channel: str, ts: str, text: str) -> dict[str, Any]:
         st = self._state
@@ -445,6 +466,28 @@ class FakeSlack:
         """Slack works again: every injected failure still waiting is dropped."""
         with self._state.lock:
             self._state.faults.clear()
+
+    def enforce_rate_limits(
+        self,
+        *,
+        marketplace: bool = True,
+        clock: Callable[[], float] | None = None,
+        speedup: float = 1.0,
+    ) -> RateLimits:
+        """From now on, answer as Slack's published rate limits do (sandbox.slack.ratelimits):
+        each method's tier per workspace, chat.postMessage once a second per channel, and with
+        ``marketplace=False`` the 2025 limits of apps distributed outside the Marketplace
+        (conversations.history/replies once a minute, 15 messages a page). Over a limit:
+        HTTP 429, ``Retry-After``, ``{"ok": false, "error": "ratelimited"}``. A benchmark may
+        run ``clock`` ``speedup`` times faster than real time; Retry-After stays in real seconds."""
+        limits = RateLimits(marketplace=marketplace, clock=clock or time.monotonic, speedup=speedup)
+        with self._state.lock:
+            self._state.rate_limits = limits
+        return limits
+
+    def lift_rate_limits(self) -> None:
+        with self._state.lock:
+            self._state.rate_limits = None
 
     # --- calls ------------------------------------------------------------------------------------
 

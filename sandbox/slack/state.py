@@ -27,6 +27,7 @@ from sandbox.slack.base import (
     tz_facts,
 )
 from sandbox.slack.oauth import OAuthApp
+from sandbox.slack.ratelimits import RateLimits
 
 MAX_DM_USERS = 8
 THREAD_KEYS = (
@@ -72,6 +73,7 @@ class SlackState:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.base_url = ""
+        self.rate_limits: RateLimits | None = None  # Slack's published limits, when enforced
         self.users: dict[str, JsonDict] = {}
         self.channels: dict[str, Channel] = {}
         self.dms: dict[frozenset[str], str] = {}
@@ -445,6 +447,28 @@ class SlackState:
             is_locked=False,
             subscribed=False,
         )
+
+    def refresh_threads(self, channel: Channel) -> None:
+        """refresh_thread for every thread of the channel, in one pass (bulk seeding)."""
+        replies: dict[str, list[JsonDict]] = {}
+        for message in channel.messages.values():
+            if is_reply(message):
+                replies.setdefault(str(message["thread_ts"]), []).append(message)
+        for parent_ts, thread in replies.items():
+            parent = channel.messages.get(parent_ts)
+            if parent is None:
+                continue
+            thread.sort(key=ts_key)
+            users = list(dict.fromkeys(str(r["user"]) for r in thread if r.get("user")))
+            parent.update(
+                thread_ts=parent_ts,
+                reply_count=len(thread),
+                reply_users_count=len(users),
+                latest_reply=thread[-1]["ts"],
+                reply_users=users,
+                is_locked=False,
+                subscribed=False,
+            )
 
     def remove_message(self, channel: Channel, ts: str) -> None:
         message = channel.messages.get(ts)
