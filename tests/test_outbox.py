@@ -5,6 +5,8 @@ Slack posts made once even when a job runs again after a crash."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy import select
 
 from bot.core import outbox
 from bot.core.outbox import Busy, Job, Lane
-from bot.core.outbox_worker import JobRun, JobSpec, OutboxWorkers, PermanentFailure
+from bot.core.outbox_worker import JobRun, JobSpec, OutboxWorkers, PermanentFailure, _Wakeups
 from bot.slack.once import post_once
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
@@ -184,3 +186,38 @@ def test_a_retry_finds_its_post_however_busy_the_channel_has_been_since(slack: F
     assert post_once(client, retry, channel=INCIDENT_CHANNEL, text="INC-1-F1 announced") == ts
     assert {c.method for c in slack.calls} == {"conversations.history"}
     assert all(c.params.get("latest") for c in slack.calls)  # the window, not "since created"
+
+
+def test_a_new_job_wakes_one_worker_and_a_drain_wakes_them_all() -> None:
+    """Every idle worker claiming at each commit made four write transactions per job, three
+    for nothing: a commit's wake-up call now goes to one thread (it passes it on when it finds
+    work), and only a stop wakes them all."""
+    wakeups = _Wakeups()
+    woken: list[int] = []
+    lock = threading.Lock()
+
+    def idle(number: int) -> None:
+        wakeups.wait(30)
+        with lock:
+            woken.append(number)
+
+    threads = [threading.Thread(target=idle, args=(n,), daemon=True) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    _until(lambda: wakeups.waiting == 4)
+    wakeups.wake(everyone=False)
+    _until(lambda: len(woken) == 1)
+    wakeups.wake(everyone=False)  # a later call: had the first woken more, this shows it
+    _until(lambda: len(woken) >= 2)
+    assert len(woken) == 2
+    wakeups.wake()
+    _until(lambda: len(woken) == 4)
+    for thread in threads:
+        thread.join(5)
+
+
+def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)

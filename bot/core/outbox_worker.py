@@ -164,7 +164,7 @@ class OutboxWorkers:
         self._specs = {spec.kind: spec for spec in specs}
         self._threads = threads or {Lane.FAST: 4, Lane.SLOW: 2}
         self._poll = poll_seconds
-        self._wakeups = {lane: threading.Event() for lane in Lane}
+        self._wakeups = {lane: _Wakeups() for lane in Lane}
         self._stopping = threading.Event()
         self._draining = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -184,11 +184,13 @@ class OutboxWorkers:
                 self._workers.append(worker)
         return self
 
-    def wake(self, lanes: Iterable[str] = tuple(Lane)) -> None:
+    def wake(self, lanes: Iterable[str] = tuple(Lane), *, everyone: bool = True) -> None:
+        """Wake the lanes' workers: all of them, or (`everyone=False`) one, which wakes the next
+        when it finds work (`_loop`), so a single new job costs one claim, not one per thread."""
         for lane in lanes:
-            event = self._wakeups.get(Lane(lane))
-            if event is not None:
-                event.set()
+            wakeups = self._wakeups.get(Lane(lane))
+            if wakeups is not None:
+                wakeups.wake(everyone=everyone)
 
     def stop(self, timeout: float = 20.0, *, drain: bool = True) -> bool:
         """Stop within `timeout` seconds: with `drain`, first do the jobs already due (what
@@ -219,7 +221,7 @@ class OutboxWorkers:
     def _after_commit(self, session: Session) -> None:
         lanes = session.info.pop("outbox_lanes", None)
         if lanes:
-            self.wake(lanes)
+            self.wake(lanes, everyone=False)
 
     def _loop(self, lane: Lane) -> None:
         wakeup = self._wakeups[lane]
@@ -233,11 +235,11 @@ class OutboxWorkers:
                     log.warning("outbox worker could not reach the database", exc_info=True)
                 ran = False
             if ran:
+                wakeup.wake(everyone=False)  # there may be more: one more thread looks
                 continue
             if self._draining.is_set():
                 return  # nothing due is left: the drain is done for this thread
             wakeup.wait(self._poll)
-            wakeup.clear()
 
     def _run_one(self, lane: Lane) -> bool:
         with self._db.read_session() as session:  # idle polling takes no write lock
@@ -319,6 +321,42 @@ class OutboxWorkers:
             self._tell(job, text)
         except Exception:
             log.exception("could not tell the user about job %s", job.id)
+
+
+class _Wakeups:
+    """Wake-up calls for one lane's threads, counted: `wake(everyone=False)` lets exactly one
+    waiting (or the next) thread through; `wake()` lets every waiting thread through."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._calls = 0
+        self._waiting = 0
+
+    def wake(self, *, everyone: bool = True) -> None:
+        with self._condition:
+            if everyone:
+                self._calls = max(self._calls, self._waiting)
+                self._condition.notify_all()
+            else:
+                self._calls = min(self._calls + 1, max(self._waiting, 1))
+                self._condition.notify()
+
+    @property
+    def waiting(self) -> int:
+        with self._condition:
+            return self._waiting
+
+    def wait(self, timeout: float) -> None:
+        """Until a wake-up call is for this thread, or `timeout` seconds (then it polls)."""
+        with self._condition:
+            self._waiting += 1
+            try:
+                if not self._calls:
+                    self._condition.wait(timeout)
+                if self._calls:
+                    self._calls -= 1
+            finally:
+                self._waiting -= 1
 
 
 def _delayed(job: Job, verdict: Verdict) -> str:
