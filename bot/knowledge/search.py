@@ -102,20 +102,33 @@ class Hit:
     rank: float  # higher is better
 
 
+class _Paged:
+    """What the Next/Previous buttons of a page need to know."""
+
+    offset: int
+    total: int
+
+    def _shown(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self._shown() < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
 @dataclass(frozen=True)
-class IncidentPage:
+class IncidentPage(_Paged):
     items: list[IncidentSummary]
     offset: int
     limit: int
     total: int
 
-    @property
-    def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.total
-
-    @property
-    def has_previous(self) -> bool:
-        return self.offset > 0
+    def _shown(self) -> int:
+        return len(self.items)
 
 
 @dataclass(frozen=True)
@@ -132,20 +145,15 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
-class SearchPage:
+class SearchPage(_Paged):
     query: SearchQuery
     hits: list[Hit]
     offset: int
     limit: int
     total: int
 
-    @property
-    def has_next(self) -> bool:
-        return self.offset + len(self.hits) < self.total
-
-    @property
-    def has_previous(self) -> bool:
-        return self.offset > 0
+    def _shown(self) -> int:
+        return len(self.hits)
 
 
 def parse_query(words: str) -> SearchQuery:
