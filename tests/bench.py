@@ -93,7 +93,7 @@ class Bench:
     def backfilling(self) -> bool:
         """Whether a channel's history is still being fetched: a postmortem generated now says so
         and is written again by itself once it is in (a version no test asked for)."""
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             pending = select(CaptureGap.id).where(CaptureGap.state == GapState.PENDING).limit(1)
             return session.scalar(pending) is not None
 

@@ -31,7 +31,7 @@ def _command(slack: FakeSlack, text: str) -> dict[str, str]:
 
 
 def _titles(db: Database) -> list[str]:
-    with db.session() as session:
+    with db.read_session() as session:
         return list(session.scalars(select(Incident.title)))
 
 

@@ -389,12 +389,12 @@ def backfill(
             waiting.next_attempt_at = outbox.utc_now()
     # (a running bench's own workers may have taken the job: wait for whoever has it)
     wait_until(lambda: _gap_state(db, gap_id) is not GapState.PENDING, what="the backfill")
-    with db.session() as session:
+    with db.read_session() as session:
         return session.get_one(CaptureGap, gap_id)
 
 
 def _gap_state(db: Database, gap_id: int) -> GapState:
-    with db.session() as session:
+    with db.read_session() as session:
         return session.get_one(CaptureGap, gap_id).state
 
 

@@ -140,7 +140,7 @@ def test_a_postmortem_generated_during_a_gap_says_so_and_is_refreshed_when_it_is
 def _latest(bench: Bench) -> str | None:
     from storage.models import PostmortemVersion
 
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return session.scalar(
             select(PostmortemVersion.markdown).order_by(PostmortemVersion.version.desc()).limit(1)
         )
@@ -149,7 +149,7 @@ def _latest(bench: Bench) -> str | None:
 def _version(bench: Bench, number: int) -> str | None:
     from storage.models import PostmortemVersion
 
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return session.scalar(
             select(PostmortemVersion.markdown).where(PostmortemVersion.version == number)
         )

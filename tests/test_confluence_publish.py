@@ -59,7 +59,7 @@ def bench(slack: FakeSlack, db: Database, confluence: FakeConfluence) -> Iterato
 
 
 def versions(bench: Bench) -> list[int]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(session.scalars(select(PostmortemVersion.version).order_by("version")))
 
 
@@ -96,7 +96,7 @@ def logged(bench: Bench, text: str) -> None:
 
 
 def followups(bench: Bench) -> list[int]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(session.scalars(select(FollowUp.id)))
 
 

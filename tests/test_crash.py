@@ -121,7 +121,7 @@ def announced(slack: FakeSlack) -> Counter[str]:
 
 
 def pending_jobs(db: Database) -> int:
-    with db.session() as session:
+    with db.read_session() as session:
         return int(
             session.scalar(
                 select(func.count())

@@ -102,7 +102,7 @@ def postmortem(db: Database, inc: Incident, status: PostmortemStatus) -> None:
 
 
 def claims(db: Database) -> list[ReminderClaim]:
-    with db.session() as session:
+    with db.read_session() as session:
         return list(session.scalars(select(ReminderClaim).order_by(ReminderClaim.id)))
 
 

@@ -63,12 +63,12 @@ def fixed_bench(slack: FakeSlack, db: Database, clock: Clock) -> Iterator[Bench]
 
 
 def followups(bench: Bench) -> list[FollowUp]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(session.scalars(select(FollowUp).order_by(FollowUp.id)))
 
 
 def changes(bench: Bench, followup_id: int) -> list[FollowUpChange]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(
             session.scalars(
                 select(FollowUpChange)

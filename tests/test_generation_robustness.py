@@ -50,7 +50,7 @@ def declare(bench: Bench, channel: str = INCIDENT_CHANNEL) -> None:
 
 
 def versions(db: Database) -> list[int]:
-    with db.session() as session:
+    with db.read_session() as session:
         return list(session.scalars(select(PostmortemVersion.version)))
 
 
@@ -131,5 +131,5 @@ def test_two_generations_at_once_make_one_and_say_so(bench: Bench) -> None:
 
 
 def _postmortem(db: Database) -> Postmortem | None:
-    with db.session() as session:
+    with db.read_session() as session:
         return session.scalar(select(Postmortem))

@@ -138,7 +138,7 @@ def test_a_malformed_body_gets_401_unsigned_and_400_signed_never_500(
 
 
 def _timeline_texts(db: Database) -> list[str]:
-    with db.session() as session:
+    with db.read_session() as session:
         return list(session.scalars(select(TimelineEvent.text).order_by(TimelineEvent.id)))
 
 

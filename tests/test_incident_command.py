@@ -28,7 +28,7 @@ def _posted_text(call_params: dict[str, Any]) -> str:
 
 
 def _incidents(bench: Bench) -> list[Incident]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(session.scalars(select(Incident).order_by(Incident.number)))
 
 

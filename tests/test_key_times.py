@@ -79,7 +79,7 @@ def times(db: Database, incident_id: int) -> dict[KeyTime, tuple[datetime | None
 
 
 def event_with(db: Database, incident_id: int, key_time: KeyTime) -> int:
-    with db.session() as session:
+    with db.read_session() as session:
         return session.scalars(
             select(TimelineEvent.id).where(
                 TimelineEvent.incident_id == incident_id, TimelineEvent.key_time == key_time

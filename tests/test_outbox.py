@@ -41,7 +41,7 @@ def _finish(db: Database, job: Job, worker: str = "w1") -> bool:
 
 
 def _states(db: Database) -> list[OutboxState]:
-    with db.session() as session:
+    with db.read_session() as session:
         return list(session.scalars(select(OutboxJob.state).order_by(OutboxJob.id)))
 
 

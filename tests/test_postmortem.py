@@ -42,12 +42,12 @@ def bench(slack: FakeSlack, db: Database) -> Iterator[Bench]:
 
 
 def postmortem(bench: Bench) -> Postmortem | None:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return session.scalar(select(Postmortem))
 
 
 def versions(bench: Bench) -> list[int]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(session.scalars(select(PostmortemVersion.version).order_by("version")))
 
 

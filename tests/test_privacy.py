@@ -48,7 +48,7 @@ def read(bench: Bench, query: Callable[[Session], T]) -> T:
     deadline = time.monotonic() + 15
     while True:
         try:
-            with bench.db.session() as session:
+            with bench.db.read_session() as session:
                 return query(session)
         except OperationalError:
             if time.monotonic() > deadline:

@@ -121,7 +121,7 @@ def dm_text(message: dict[str, Any]) -> str:
 
 
 def claims(db: Database) -> list[ReminderClaim]:
-    with db.session() as session:
+    with db.read_session() as session:
         return list(session.scalars(select(ReminderClaim).order_by(ReminderClaim.id)))
 
 

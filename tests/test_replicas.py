@@ -292,5 +292,5 @@ def incidents(db: Database) -> list[tuple[str, int]]:
 
 
 def followup_numbers(db: Database) -> list[int]:
-    with db.session() as session:
+    with db.read_session() as session:
         return sorted(session.scalars(select(FollowUp.number)).all())

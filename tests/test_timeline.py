@@ -30,7 +30,7 @@ def fixed_bench(slack: FakeSlack, db: Database) -> Iterator[Bench]:
 
 
 def events(bench: Bench) -> list[TimelineEvent]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(
             session.scalars(
                 select(TimelineEvent)

@@ -111,22 +111,22 @@ def incident(bench: Bench) -> Incident:
 
 
 def followups(bench: Bench) -> list[FollowUp]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(session.scalars(select(FollowUp).order_by(FollowUp.number)))
 
 
 def postmortem(bench: Bench) -> Postmortem | None:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return session.scalar(select(Postmortem))
 
 
 def count(bench: Bench, model: Any) -> int:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def jobs_named(bench: Bench, name: str) -> int:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return int(session.scalar(select(func.count()).where(OutboxJob.kind == name)) or 0)
 
 
@@ -542,5 +542,5 @@ def test_only_the_author_the_commander_or_an_admin_edit_or_delete_events(bench: 
 
 
 def _events(bench: Bench) -> list[TimelineEvent]:
-    with bench.db.session() as session:
+    with bench.db.read_session() as session:
         return list(session.scalars(select(TimelineEvent)))
