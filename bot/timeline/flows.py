@@ -58,10 +58,10 @@ def log_event(
 ) -> None:
     """`/timeline [at <time>] [kind] <text>`: store the event (once per request) with its echo."""
     db, now, team = services.db, services.clock(), origin.team_id
-    with db.session() as session:
-        incident_for_timeline(session, team, origin.channel_id)  # fail fast, before Slack
     tz = None
-    if parsed.timed:
+    if parsed.timed:  # a time of day needs the person's time zone: ask Slack only if it's of use
+        with db.read_session() as session:
+            incident_for_timeline(session, team, origin.channel_id)
         tz = user_timezone(db, client, team_id=team, user_id=origin.user_id, now=now)
     event = resolve(parsed, now=now, tz_name=tz)
     with db.session() as session:
