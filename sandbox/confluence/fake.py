@@ -20,11 +20,9 @@ lock-out rule), ``routes_*`` (endpoints and defaults), ``http`` (auth, order of 
 from __future__ import annotations
 
 import base64
-import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from types import TracebackType
+from typing import Self
 
 from sandbox.confluence.controls import Controls, FakeConfluenceTimeout
 from sandbox.confluence.http import FakeConfluenceServer
@@ -41,6 +39,7 @@ from sandbox.confluence.model import (
 )
 from sandbox.confluence.people import PersonActions
 from sandbox.confluence.state import ConfluenceState, SiteConfig
+from sandbox.serving import BackgroundServer, Served
 
 __all__ = ["FakeConfluence", "FakeConfluenceTimeout"]
 
@@ -49,7 +48,7 @@ BOT_ID = "712020:3f0c9e1a-5b2d-4c7e-8a9f-0b1c2d3e4f5a"
 PERSON_ID = "712020:8d6e5f4a-3b2c-4d1e-9f0a-1b2c3d4e5f6a"
 
 
-class FakeConfluence(PersonActions, Controls):
+class FakeConfluence(PersonActions, Controls, Served):
     """A fake Confluence site; see the module docstring."""
 
     def __init__(
@@ -92,61 +91,24 @@ class FakeConfluence(PersonActions, Controls):
             username="riley",
         )
         self.add_space(space_key, space_name)
-        self._server: FakeConfluenceServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port = 0
+        self._serving = BackgroundServer(
+            lambda port: FakeConfluenceServer(self._state, port), "fake-confluence"
+        )
         self.url = ""
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeConfluence:
-        """Serve on 127.0.0.1 in a daemon thread (an ephemeral port the first time, then the
-        same port again)."""
-        if self._server is not None:
-            return self
-        deadline = time.monotonic() + 5.0
-        while True:
-            try:
-                server = FakeConfluenceServer(self._state, self._port)
-                break
-            except OSError:
-                if not self._port or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self._port = server.server_address[1]
-        self.url = f"http://127.0.0.1:{self._port}"
+    def start(self) -> Self:
+        """Serve on 127.0.0.1 in a daemon thread (sandbox.serving: an ephemeral port the first
+        time, then the same port again)."""
+        self.url = self._serving.start()
         with self._state.lock:
             self._state.base_url = self.url
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-confluence",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        self.release_hung()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeConfluence:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self.release_hung()  # a request held open would keep the server from shutting down
+        self._serving.stop()
 
     def go_down(self) -> None:
         """Stop listening: connections to ``url`` are refused (Confluence unreachable)."""
@@ -162,7 +124,7 @@ class FakeConfluence(PersonActions, Controls):
 
     @property
     def is_up(self) -> bool:
-        return self._server is not None
+        return self._serving.running
 
     @property
     def v1_content_gone(self) -> bool:

@@ -42,12 +42,11 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from types import EllipsisType, TracebackType
-from typing import Any
+from types import EllipsisType
+from typing import Any, Self
 
 from sandbox.jira.catalog import (
     STATUSES,
@@ -67,6 +66,7 @@ from sandbox.jira.model import (
     utc_now,
 )
 from sandbox.jira.state import JiraState
+from sandbox.serving import BackgroundServer, Served
 
 __all__ = ["Call", "FakeJira", "FakeJiraTimeout"]
 
@@ -78,7 +78,7 @@ class FakeJiraTimeout(AssertionError):
     """Raised by ``wait_for`` when the expected requests never arrived."""
 
 
-class FakeJira:
+class FakeJira(Served):
     """A fake Jira site with one project and one API user (the bot); see the module docstring."""
 
     def __init__(
@@ -118,60 +118,23 @@ class FakeJira:
             bot_display_name=bot_display_name,
         )
         self._state = JiraState(cfg, clock or utc_now)
-        self._server: FakeJiraServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port = 0
+        self._serving = BackgroundServer(
+            lambda port: FakeJiraServer(self._state, port), "fake-jira"
+        )
         self.url = ""
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeJira:
-        """Serve on 127.0.0.1 in a daemon thread (an ephemeral port the first time, then the
-        same port again)."""
-        if self._server is not None:
-            return self
-        deadline = time.monotonic() + 5.0
-        while True:
-            try:
-                server = FakeJiraServer(self._state, self._port)
-                break
-            except OSError:
-                if not self._port or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self._port = server.server_address[1]
-        self.url = f"http://127.0.0.1:{self._port}"
+    def start(self) -> Self:
+        """Serve on 127.0.0.1 in a daemon thread (sandbox.serving: an ephemeral port the first
+        time, then the same port again)."""
+        self.url = self._serving.start()
         with self._state.lock:
             self._state.base_url = self.url
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-jira",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeJira:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._serving.stop()
 
     def go_down(self) -> None:
         """Stop listening: connections to ``url`` are refused (Jira unreachable)."""
@@ -187,7 +150,7 @@ class FakeJira:
 
     @property
     def is_up(self) -> bool:
-        return self._server is not None
+        return self._serving.running
 
     # --- settings -----------------------------------------------------------------------------
 

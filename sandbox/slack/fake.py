@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import copy
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from sandbox.serving import BackgroundServer, Served
 from sandbox.slack import channel_events, events, openid
 from sandbox.slack.base import Call, Fault, JsonDict, SlackConfig
 from sandbox.slack.chat import react
@@ -46,7 +45,7 @@ class FakeSlackTimeout(AssertionError):
     """Raised by the ``wait_for*`` helpers when the expected traffic never arrived."""
 
 
-class FakeSlack:
+class FakeSlack(Served):
     """A fake Slack workspace with one installed bot; see the module docstring."""
 
     def __init__(
@@ -82,54 +81,29 @@ class FakeSlack:
         )
         self._sockets = SocketModeHub(self._state, app_token=app_token, app_id=app_id)
         self._events: EventPusher | None = None  # deliver_events_to() subscribes the app
-        self._server: FakeSlackServer | None = None
-        self._thread: threading.Thread | None = None
+        # a fresh port each start: Slack never "comes back" on a port (sandbox.serving)
+        self._serving = BackgroundServer(
+            lambda _port: FakeSlackServer(self._state, self._sockets), "fake-slack"
+        )
         self.url = ""
         self.api_url = ""
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
+    def start(self) -> Self:
         """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
-        if self._server is not None:
-            return self
-        server = FakeSlackServer(self._state, self._sockets)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        self.api_url = f"{self.url}/api/"
-        with self._state.lock:
-            self._state.base_url = self.url
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-slack",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
+        if not self._serving.running:
+            self.url = self._serving.start()
+            self.api_url = f"{self.url}/api/"
+            with self._state.lock:
+                self._state.base_url = self.url
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        self._serving.stop()
         self._sockets.close()  # after the Web API: clients told to go away can't come back
         if self._events is not None:
             self._events.close()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _require_url(self) -> str:
         if not self.url:
