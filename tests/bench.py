@@ -69,7 +69,7 @@ class Bench:
         )
         return reply, response_url
 
-    def ephemeral_reply(self, response_url: str, timeout: float = 5.0) -> dict[str, Any]:
+    def ephemeral_reply(self, response_url: str, timeout: float = 10.0) -> dict[str, Any]:
         """The first message the bot posted to a command's response_url."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

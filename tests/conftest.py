@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tests.processes import Launcher
 
 from sandbox.slack.fake import FakeSlack
-from storage.db import Database
+from storage.db import Database, Timeouts
 from storage.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -59,7 +59,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
+    # SQLite has one writer: on a loaded CI machine (xdist workers, Chromium) a bot thread
+    # starved of CPU can hold the write lock past the production default of 2 s, and a test
+    # would see "database is locked" for what is only a slow machine. Tests of the lock
+    # timeout itself set theirs explicitly.
+    database = Database(database_url, timeouts=Timeouts(lock=10.0))
     upgrade(database)
     yield database
     database.dispose()

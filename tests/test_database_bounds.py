@@ -92,14 +92,15 @@ def test_postgres_connections_get_every_bound_and_keep_the_urls_options() -> Non
 def test_the_server_applies_the_timeouts_and_the_urls_search_path(db: Database) -> None:
     if db.dialect != "postgresql":
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2000
+            busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            assert busy == db.timeouts.lock * 1000  # the tests' db sets 10 s (conftest)
         return
     with db.engine.connect() as conn:
         shown = [
             conn.execute(text(f"SHOW {name}")).scalar()
             for name in ("statement_timeout", "lock_timeout", "search_path")
         ]
-    assert shown[:2] == ["5s", "2s"]
+    assert shown[:2] == ["5s", f"{db.timeouts.lock:g}s"]  # the tests' db: 10 s (conftest)
     options = str(make_url(db.url).query["options"])  # the URL's own option is kept
     assert shown[2] == options.removeprefix("-csearch_path=")
 
