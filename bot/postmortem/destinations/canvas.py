@@ -10,10 +10,10 @@ from bot.postmortem.document import Document
 from bot.postmortem.publish import Published, publish, upload_file
 
 
-class CanvasDestination:
-    """A canvas shared with the incident channel only; a file where canvases are refused."""
+class _InSlack:
+    """Published by the generation itself, through the bot's Slack client: nothing to check
+    beforehand (Slack's own refusals are handled where they happen)."""
 
-    name = "canvas"
     deferred = False
 
     def __init__(self, client: WebClient) -> None:
@@ -21,6 +21,12 @@ class CanvasDestination:
 
     def check(self, document: Document, target: Target) -> None:
         return None
+
+
+class CanvasDestination(_InSlack):
+    """A canvas shared with the incident channel only; a file where canvases are refused."""
+
+    name = "canvas"
 
     def publish(self, document: Document, previous: Document | None, target: Target) -> Published:
         return publish(
@@ -36,18 +42,11 @@ class CanvasDestination:
         )
 
 
-class FileDestination:
+class FileDestination(_InSlack):
     """A Markdown file in the incident channel (POSTMORTEM_DESTINATION=file): each version is
     a new file next to the last, which is kept as it was."""
 
     name = "file"
-    deferred = False
-
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-
-    def check(self, document: Document, target: Target) -> None:
-        return None
 
     def publish(self, document: Document, previous: Document | None, target: Target) -> Published:
         notes: tuple[str, ...] = ()
