@@ -65,7 +65,9 @@ def db(database_url: str) -> Iterator[Database]:
     # bot gives up on its connections, or a statement or a wait for a pooled connection runs
     # past its bound and the web view answers 503. The tests of those bounds (test_availability,
     # test_database_bounds, test_crash) build their databases with the production defaults.
-    database = Database(database_url, timeouts=Timeouts(lock=10.0, probe=5.0, statement=15.0, pool=10.0))
+    database = Database(
+        database_url, timeouts=Timeouts(lock=10.0, probe=5.0, statement=15.0, pool=10.0)
+    )
     upgrade(database)
     yield database
     database.dispose()
