@@ -195,6 +195,21 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def single_statement(self) -> Iterator[Session]:
+        """For one statement that is atomic by itself (an INSERT ... ON CONFLICT, say), on the
+        path of every Slack request. On PostgreSQL it runs in autocommit: committed as it is
+        answered, one round trip instead of BEGIN, the statement and COMMIT. On SQLite, a
+        `session()` (no network between the bot and its file)."""
+        if not self._postgres:
+            with self.session() as session:
+                yield session
+            return
+        self.require_available()
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as bound:
+            with Session(bind=bound) as session:
+                yield session
+
     def require_available(self) -> None:
         """Raise DatabaseUnavailable at once while the database is known not to answer (after
         asking again, for at most about a second, when the last answer is stale), or when the

@@ -142,7 +142,7 @@ class SlackEvents:
         digest = request_digest(timestamp, signature, retry)
         expires_at = datetime.fromtimestamp(int(timestamp) + TOLERANCE_SECONDS, UTC)
         try:
-            with self._db.session() as session:
+            with self._db.single_statement() as session:
                 return claim_request(session, digest=digest, expires_at=expires_at)
         except Exception as error:
             if is_unavailable(error):
