@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.core import outbox
 from bot.core.outbox import Busy, Job, Lane
@@ -153,6 +153,48 @@ def test_a_commit_that_writes_jobs_wakes_the_workers(db: Database) -> None:
         assert done.wait(5)
     finally:
         assert workers.stop(5)
+
+
+def test_a_claim_says_whether_another_job_is_due(db: Database) -> None:
+    _enqueue(db, n=1)
+    _enqueue(db, n=2)
+    first = _claim(db)
+    assert first is not None and first.payload == {"n": 1} and first.more_due
+    second = _claim(db)
+    assert second is not None and second.payload == {"n": 2} and not second.more_due
+
+
+def test_a_job_written_by_a_commit_costs_one_claim_and_one_look_after(db: Database) -> None:
+    """A woken worker claims at once (the commit says a job is there), and wakes no other
+    thread when nothing else is due: each extra look was a transaction competing with the
+    requests being acknowledged."""
+    done = threading.Event()
+    workers = OutboxWorkers(
+        db,
+        [JobSpec("test.job", Lane.FAST, lambda run: done.set())],
+        threads={Lane.FAST: 4},
+        poll_seconds=60.0,
+    ).start()
+    fast = workers._wakeups[Lane.FAST]
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if "outbox_jobs" in statement and not statement.lstrip().startswith("INSERT"):
+            statements.append(" ".join(statement.split()))
+
+    try:
+        _until(lambda: fast.waiting == 4)  # each thread looked once at start, then waits
+        event.listen(db.engine, "before_cursor_execute", record)
+        _enqueue(db)
+        assert done.wait(5)
+        _until(lambda: fast.waiting == 4 and len(statements) >= 3)  # all idle again
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+        assert workers.stop(5)
+    claims = [s for s in statements if "outbox_jobs.kind" in s and s.startswith("SELECT")]
+    looks = [s for s in statements if s.startswith("SELECT outbox_jobs.id FROM")]
+    assert len(claims) == 1 and statements[0] == claims[0]  # no look before the claim
+    assert len(looks) == 1 and statements[-1] == looks[0]  # one look after it, by the same thread
 
 
 def test_a_post_is_made_once_even_when_its_job_runs_again(slack: FakeSlack, db: Database) -> None:

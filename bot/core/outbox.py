@@ -64,6 +64,9 @@ class Job:
     # When the previous attempt ran (from its claim to the end of its lease, or to when it
     # failed): where to look for what it may have done. None on a first attempt.
     previous_attempt: tuple[datetime, datetime] | None = None
+    # Whether another job of the lane was due when this one was claimed: then another worker
+    # should look now, rather than at its next poll.
+    more_due: bool = False
 
     @property
     def retried(self) -> bool:
@@ -152,7 +155,7 @@ def claim(
         earlier.state == OutboxState.PENDING,
         earlier.id < OutboxJob.id,
     )
-    candidate = session.scalars(
+    candidates = session.scalars(
         select(OutboxJob)
         .where(
             OutboxJob.state == OutboxState.PENDING,
@@ -162,11 +165,12 @@ def claim(
             or_(OutboxJob.ordering_key.is_(None), ~blocked),
         )
         .order_by(OutboxJob.id)
-        .limit(1)
+        .limit(2)  # the second only says whether there is more to do
         .with_for_update(skip_locked=True)
-    ).first()
-    if candidate is None:
+    ).all()
+    if not candidates:
         return None
+    candidate = candidates[0]
     # The previous attempt ran within the lease that ended at `lease_until` (a failed attempt
     # sets it to when it failed): remembered for a retry that looks for what it did.
     ended = candidate.lease_until
@@ -184,6 +188,7 @@ def claim(
         created_at=candidate.created_at,
         request_id=candidate.request_id,
         previous_attempt=previous,
+        more_due=len(candidates) > 1,
     )
 
 

@@ -212,7 +212,7 @@ class OutboxWorkers:
         """Run due jobs in this thread until none is left (the CLI, tests); how many ran."""
         ran = 0
         for each in [lane] if lane else list(Lane):
-            while self._run_one(each):
+            while self._run_one(each) is not None:
                 ran += 1
         return ran
 
@@ -225,36 +225,42 @@ class OutboxWorkers:
 
     def _loop(self, lane: Lane) -> None:
         wakeup = self._wakeups[lane]
+        look_first = True  # a poll reads whether anything is due before it claims (a write)
         while not self._stopping.is_set():
             try:
-                ran = self._run_one(lane)
+                job = self._run_one(lane, look_first=look_first)
             except Exception as error:  # the database itself failed: wait, then try again
                 if is_unavailable(error):  # a known outage: one line, no traceback
                     log.warning("outbox worker waiting for the database: %s", explain(error))
                 else:
                     log.warning("outbox worker could not reach the database", exc_info=True)
-                ran = False
-            if ran:
-                wakeup.wake(everyone=False)  # there may be more: one more thread looks
+                job = None
+            if job is not None:
+                if job.more_due:
+                    wakeup.wake(everyone=False)  # one more thread takes the next job
+                look_first = True  # finishing it may have let a job of its ordering key go
                 continue
             if self._draining.is_set():
                 return  # nothing due is left: the drain is done for this thread
-            wakeup.wait(self._poll)
+            # Woken by a commit that wrote a job down: claim at once; after a poll, look first.
+            look_first = not wakeup.wait(self._poll)
 
-    def _run_one(self, lane: Lane) -> bool:
-        with self._db.read_session() as session:  # idle polling takes no write lock
-            if not outbox.due(session, lane, now=outbox.utc_now()):
-                return False
+    def _run_one(self, lane: Lane, *, look_first: bool = True) -> Job | None:
+        """Claim a due job of `lane` and run it; the job, or None when nothing was due."""
+        if look_first:
+            with self._db.read_session() as session:  # idle polling takes no write lock
+                if not outbox.due(session, lane, now=outbox.utc_now()):
+                    return None
         with self._db.session() as session:
             job = outbox.claim(session, lane, now=outbox.utc_now(), lease=self._lease)
         if job is None:
-            return False
+            return None
         token = request_id_var.set(job.request_id or f"job-{job.id}")
         try:
             self._run(job)
         finally:
             request_id_var.reset(token)
-        return True
+        return job
 
     def _run(self, job: Job) -> None:
         spec = self._specs.get(job.kind)
@@ -346,8 +352,9 @@ class _Wakeups:
         with self._condition:
             return self._waiting
 
-    def wait(self, timeout: float) -> None:
-        """Until a wake-up call is for this thread, or `timeout` seconds (then it polls)."""
+    def wait(self, timeout: float) -> bool:
+        """Until a wake-up call is for this thread (True), or `timeout` seconds (False: time to
+        poll)."""
         with self._condition:
             self._waiting += 1
             try:
@@ -355,6 +362,8 @@ class _Wakeups:
                     self._condition.wait(timeout)
                 if self._calls:
                     self._calls -= 1
+                    return True
+                return False
             finally:
                 self._waiting -= 1
 
