@@ -41,7 +41,7 @@ from storage.models import (
 )
 from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL, PRIVATE_CHANNEL
 from tests.tcp_proxy import TcpProxy
-from tests.test_availability import SLACK_BOUND, Fault, WriteLock
+from tests.test_availability import Fault, WriteLock
 from tests.webclient import Browser, Page
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -448,6 +448,10 @@ def test_private_incident_only_for_its_channel_members(web: Web) -> None:
 
 # --- While the database does not answer ---------------------------------------------------------
 
+# A stall is found out in about 2 s (a round trip waits 1 s, then a 1 s health probe); a person
+# at a browser has no 3 s deadline like Slack's, and a loaded CI machine once took 3.07 s.
+PAGE_BOUND = 5.0
+
 
 def test_pages_say_unavailable_while_the_database_stalls_and_recover(
     database_url: str, slack: FakeSlack
@@ -480,7 +484,7 @@ def test_pages_say_unavailable_while_the_database_stalls_and_recover(
             url = web.url + "/app/incidents/INC-1"
         started = time.monotonic()
         page = browser.get(url)
-        assert time.monotonic() - started < SLACK_BOUND
+        assert time.monotonic() - started < PAGE_BOUND
         assert page.status == 503
         assert page.headers["retry-after"] == "30"
         assert "isn&#39;t answering right now" in page.body and "Traceback" not in page.body
