@@ -80,6 +80,8 @@ def test_generate_builds_the_whole_document_from_what_happened(bench: Bench) -> 
     # the conversation: a thread, an edit, a deletion (captured live, as Slack delivers it)
     first = slack.post_as_user(INCIDENT_CHANNEL, BOB, "seeing 500s on checkout")
     slack.post_as_user(INCIDENT_CHANNEL, CAROL, "it's deploy 4812", thread_ts=first["ts"])
+    graph = {"id": "F0GRAPH", "name": "error-rate.png", "mimetype": "image/png"}
+    slack.post_as_user(INCIDENT_CHANNEL, BOB, "error rate", files=[graph])
     typo = slack.post_as_user(INCIDENT_CHANNEL, ALICE, "rolling bak now")
     slack.edit_as_user(INCIDENT_CHANNEL, typo["ts"], "rolling back now")
     oops = slack.post_as_user(INCIDENT_CHANNEL, BOB, "wrong channel, sorry")
@@ -109,6 +111,7 @@ def test_generate_builds_the_whole_document_from_what_happened(bench: Bench) -> 
     appendix = markdown[markdown.index("## Appendix") :]
     assert "Bob Dev: seeing 500s on checkout" in appendix
     assert "\n  - **" in appendix and "Carol SRE: it's deploy 4812" in appendix  # nested reply
+    assert "Bob Dev: error rate [files: error-rate.png]" in appendix
     assert "rolling back now" in appendix and "rolling bak" not in appendix
     assert "wrong channel" not in markdown
     assert "U0BOB" not in markdown and "U0CAROL" not in markdown  # names, not ids

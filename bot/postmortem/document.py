@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 MARKER = re.compile(r"\s+\{(bot|people)\}\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -231,8 +231,12 @@ def section_key(level: int, heading: str) -> str:
     return f"h{level}:" + " ".join(heading.casefold().split())
 
 
+@lru_cache(maxsize=4)
 def split_document(rendered: str) -> Document:
-    """Sections with owners, from a rendering (markers read, then removed)."""
+    """Sections with owners, from a rendering (markers read, then removed). Remembered for the
+    last few documents (a Document is immutable): one generation reads the previous version
+    twice (to refresh the canvas, to index it for search), and it is the last generation's
+    rendering; a 50,000-message log takes a quarter of a second to read."""
     sections: list[Section] = []
     level, heading, owner, declared = 0, "", Owner.PEOPLE, False
     heading_block: Block | None = None
