@@ -266,3 +266,31 @@ def test_a_long_run_of_new_lines_is_sent_in_chunks_and_stays_in_order(
     log = section_of(fake.canvas_markdown(canvas_id), "## Appendix: channel log")
     numbers = [line.split("message number ")[1] for line in log.splitlines() if "number" in line]
     assert numbers == [f"{n:03}" for n in range(1, 41)]  # ...in the right order
+
+
+def test_line_changes_are_found_around_long_common_ends() -> None:
+    """The refresh compares only what lies between the lines two versions share at their ends
+    (a 50,000-line log that grew by a few lines); what it finds must still turn the old lines
+    into the new ones, and pair only equal lines, in order."""
+    import random
+
+    from bot.postmortem.publish import _changes, _matching_lines
+
+    rng = random.Random(7)
+    for _ in range(300):
+        old = [f"line {rng.randrange(8)}" for _ in range(rng.randrange(0, 12))]
+        new = list(old)
+        for _ in range(rng.randrange(0, 4)):
+            at = rng.randrange(len(new) + 1)
+            if new and rng.random() < 0.5:
+                del new[min(at, len(new) - 1)]
+            else:
+                new.insert(at, f"line {rng.randrange(8)}")
+        rebuilt, last = [], 0
+        for i1, i2, j1, j2 in _changes(old, new):
+            rebuilt += old[last:i1] + new[j1:j2]
+            last = i2
+        assert rebuilt + old[last:] == new
+        pairs = sorted(_matching_lines(old, new).items())
+        assert all(old[i] == new[j] for i, j in pairs)
+        assert [j for _, j in pairs] == sorted({j for _, j in pairs})

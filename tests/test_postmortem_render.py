@@ -99,6 +99,19 @@ def test_sandbox_refuses_reaching_into_python(tmp_path: Path) -> None:
         _render("evil", tmp_path)
 
 
+def test_sandbox_guards_a_fields_string_methods_too(tmp_path: Path) -> None:
+    """The context's fields are read without the sandbox's per-attribute checks (they are
+    data); what is reached from them is checked as before: str.format cannot walk into Python."""
+    (tmp_path / "fmt.md.j2").write_text(
+        '{{ (incident.key ~ " {0.__class__.__mro__}").format(incident) }}\n'
+    )
+    with pytest.raises(TemplateProblem):
+        _render("fmt", tmp_path)
+    (tmp_path / "method.md.j2").write_text("{{ incident.key.__class__ }}\n")
+    with pytest.raises(TemplateProblem):
+        _render("method", tmp_path)
+
+
 def test_unknown_template_lists_the_available_ones() -> None:
     with pytest.raises(
         UserError, match="no postmortem template `nope`. Available: concise, standard"

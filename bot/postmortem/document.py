@@ -138,13 +138,14 @@ def _starts_block(line: str) -> bool:
     first = line.lstrip()[:1]
     if first not in _MAY_START:
         return False  # a plain line of text (most lines): no pattern can match
-    return bool(
-        _FENCE.match(line)
-        or _HEADING.match(line)
-        or _DIVIDER.match(line)
-        or _LIST_ITEM.match(line)
-        or first in (">", "|")
-    )
+    # Only the patterns that can start with that character (a log line tried all four).
+    if first in ">|":
+        return True
+    if first in "`~":
+        return bool(_FENCE.match(line))
+    if first == "#":
+        return bool(_HEADING.match(line))
+    return bool(_LIST_ITEM.match(line) or _DIVIDER.match(line))
 
 
 def parse_blocks(markdown: str) -> list[Block]:

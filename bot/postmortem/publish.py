@@ -378,6 +378,41 @@ def _markdown(blocks: tuple[Block, ...] | list[Block]) -> list[str]:
     return [block.markdown for block in blocks]
 
 
+def _common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
+    """How many lines `a` and `b` share at the start, and then at the end: a channel log that
+    grew by a few messages is compared by its new lines, not by all 50,000 of them."""
+    limit = min(len(a), len(b))
+    head = 0
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    return head, tail
+
+
+def _matching_lines(a: list[str], b: list[str]) -> dict[int, int]:
+    """Line i of `a` is line where[i] of `b`, for the lines the two have in common."""
+    head, tail = _common_ends(a, b)
+    where = {i: i for i in range(head)}
+    middle = SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
+    for m in middle.get_matching_blocks():
+        where.update({head + m.a + k: head + m.b + k for k in range(m.size)})
+    where.update({len(a) - 1 - k: len(b) - 1 - k for k in range(tail)})
+    return where
+
+
+def _changes(a: list[str], b: list[str]) -> list[tuple[int, int, int, int]]:
+    """What turns `a` into `b`: (i1, i2, j1, j2), a[i1:i2] becomes b[j1:j2]."""
+    head, tail = _common_ends(a, b)
+    middle = SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
+    return [
+        (head + i1, head + i2, head + j1, head + j2)
+        for tag, i1, i2, j1, j2 in middle.get_opcodes()
+        if tag != "equal"
+    ]
+
+
 def _refresh_section(canvas: _Canvas, here: Section, old: Section, new: Section) -> None:
     """Apply the bot's own change (what it wrote last time → what it writes now) to the lines
     under `here`. A line it wrote that someone has changed since is theirs: it is neither
@@ -387,8 +422,7 @@ def _refresh_section(canvas: _Canvas, here: Section, old: Section, new: Section)
     if _markdown(old.body) == _markdown(current):  # nobody touched it: no need to compare texts
         where = {i: i for i in range(len(current))}
     else:
-        matches = SequenceMatcher(None, _texts(old.body), _texts(current), autojunk=False)
-        where = {m.a + k: m.b + k for m in matches.get_matching_blocks() for k in range(m.size)}
+        where = _matching_lines(_texts(old.body), _texts(current))
     if len(where) < len(old.body):
         result.kept_lines[_label(new)] = len(old.body) - len(where)
 
@@ -403,10 +437,7 @@ def _refresh_section(canvas: _Canvas, here: Section, old: Section, new: Section)
 
     failed, changed = 0, False
     # Old and new are both the bot's renderings, spelled alike: compared as written.
-    opcodes = SequenceMatcher(None, _markdown(old.body), _markdown(new.body), autojunk=False)
-    for tag, i1, i2, j1, j2 in opcodes.get_opcodes():
-        if tag == "equal":
-            continue
+    for i1, i2, j1, j2 in _changes(_markdown(old.body), _markdown(new.body)):
         stale = [current[where[i]] for i in range(i1, i2) if i in where]
         fresh = list(new.body[j1:j2])
         placed = not fresh
