@@ -6,15 +6,17 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from sandbox.harness import wait_until as eventually
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import (
+    CapturedMessage,
     EventKind,
     Postmortem,
     PostmortemStatus,
@@ -72,6 +74,42 @@ def declare(bench: Bench, channel: str = INCIDENT_CHANNEL) -> None:
     bench.command("/incident", "declare Checkout returns 500s sev2", channel=channel)
     eventually(lambda: bench.slack.calls_to("chat.postMessage"))
     bench.wait_for_backfill()
+
+
+def test_generation_reads_the_channel_log_without_holding_the_write_lock(bench: Bench) -> None:
+    """On SQLite a transaction that writes holds the one write lock until it ends: reading a
+    long channel log (for the document, for the search index) inside one kept every command
+    of every channel waiting for as long as the reading took."""
+    if bench.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL's readers hold no lock a writer waits for")
+    declare(bench)
+    for n in range(5):
+        bench.slack.post_as_user(INCIDENT_CHANNEL, BOB, f"update {n}")
+    eventually(lambda: len(captured_texts(bench)) >= 5)
+    began: dict[int, str] = {}
+    reads: list[str] = []
+
+    def record(conn: Any, _cursor: object, statement: str, *_rest: object) -> None:
+        key = id(conn.connection.dbapi_connection)
+        if statement.startswith("BEGIN"):
+            began[key] = statement
+        elif "FROM captured_messages" in statement and (
+            "files_json" in statement or statement.startswith("SELECT captured_messages.text")
+        ):
+            reads.append(began.get(key, "?"))
+
+    event.listen(bench.db.engine, "before_cursor_execute", record)
+    try:
+        generate(bench)
+    finally:
+        event.remove(bench.db.engine, "before_cursor_execute", record)
+    assert len(reads) >= 2  # the document's log and the search index's
+    assert set(reads) == {"BEGIN"}  # never "BEGIN IMMEDIATE"
+
+
+def captured_texts(bench: Bench) -> list[str]:
+    with bench.db.read_session() as session:
+        return list(session.scalars(select(CapturedMessage.text)))
 
 
 def test_generate_builds_the_whole_document_from_what_happened(bench: Bench) -> None:

@@ -14,6 +14,7 @@ last two weeks) and changed since their document was written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text
@@ -108,16 +109,27 @@ def document_for(session: Session, incident: Incident) -> str:
 
 
 def refresh_document(session: Session, incident: Incident, *, now: datetime) -> str:
-    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror.
-
-    One upsert: two writers indexing the same incident at once both succeed (the later one
-    wins) instead of one failing on the primary key.
-    """
+    """(Re)write the incident's search document, in both the table and SQLite's FTS mirror."""
     document = document_for(session, incident)
+    write_document(session, SearchDocument(incident.id, incident.team_id, document), now=now)
+    return document
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    incident_id: int
+    team_id: str
+    text: str
+
+
+def write_document(session: Session, document: SearchDocument, *, now: datetime) -> None:
+    """Store a search document read earlier (`now`: when that read began, so that anything
+    written since makes it stale again). One upsert: two writers indexing the same incident at
+    once both succeed (the later one wins) instead of one failing on the primary key."""
     values = {
-        "incident_id": incident.id,
-        "team_id": incident.team_id,
-        "document": document,
+        "incident_id": document.incident_id,
+        "team_id": document.team_id,
+        "document": document.text,
         "updated_at": now,
     }
     dialect = session.get_bind().dialect.name
@@ -127,18 +139,18 @@ def refresh_document(session: Session, incident: Incident, *, now: datetime) -> 
         .values(**values)
         .on_conflict_do_update(
             index_elements=["incident_id"],
-            set_={"document": document, "updated_at": now},
+            set_={"document": document.text, "updated_at": now},
         )
     )
     if dialect == "sqlite":
         session.execute(
-            text("DELETE FROM incident_search_fts WHERE rowid = :id"), {"id": incident.id}
+            text("DELETE FROM incident_search_fts WHERE rowid = :id"),
+            {"id": document.incident_id},
         )
         session.execute(
             text("INSERT INTO incident_search_fts (rowid, document, team_id) VALUES (:id, :d, :t)"),
-            {"id": incident.id, "d": document, "t": incident.team_id},
+            {"id": document.incident_id, "d": document.text, "t": document.team_id},
         )
-    return document
 
 
 def _changed_since_indexed() -> ColumnElement[bool]:
@@ -203,9 +215,10 @@ def refresh_stale(session: Session, team_id: str, *, now: datetime) -> int:
     return len(todo)
 
 
-def refresh_all(session: Session, incident: Incident, *, now: datetime) -> None:
-    """Bring every document of the incident's workspace that is missing up to date, and this
-    incident's (before a postmortem is generated), in incident id order (no deadlocks)."""
+def documents_due(session: Session, incident: Incident) -> list[SearchDocument]:
+    """The documents to write before a postmortem is generated: every one of the incident's
+    workspace that is missing, and this incident's, in incident id order (two writers take row
+    locks in the same order: no deadlocks). Read only: `write_document` stores them."""
     missing = session.scalars(
         select(Incident).where(
             Incident.team_id == incident.team_id,
@@ -216,5 +229,6 @@ def refresh_all(session: Session, incident: Incident, *, now: datetime) -> None:
     )
     todo = {other.id: other for other in missing}
     todo[incident.id] = incident
-    for incident_id in sorted(todo):
-        refresh_document(session, todo[incident_id], now=now)
+    return [
+        SearchDocument(i, todo[i].team_id, document_for(session, todo[i])) for i in sorted(todo)
+    ]

@@ -23,7 +23,7 @@ from bot.postmortem.document import Document, split_document
 from bot.postmortem.gather import gather
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.publish import Published
-from bot.postmortem.recurrence import index_search_documents
+from bot.postmortem.recurrence import search_documents_due, write_search_documents
 from bot.postmortem.render import render_document, shared_environment
 from bot.postmortem.service import (
     check_can_generate,
@@ -136,14 +136,23 @@ def generate_postmortem(
     with db.session() as session:
         incident = incident_for_postmortem(session, team_id, channel_id)
     resolve_names(db, client, incident, clock)
-    with db.session() as session:  # recurrence's search documents, written apart
+    # Recurrence's search documents: read, then written in a short transaction of their own
+    # (on SQLite a transaction that writes holds the one write lock for as long as it runs,
+    # and reading a whole channel log inside it kept every command waiting).
+    indexed_at = clock()
+    with db.read_session() as session:
         incident = incident_for_postmortem(session, team_id, channel_id)
-        index_search_documents(session, incident, now=clock())
+        documents = search_documents_due(session, incident)
+    with db.session() as session:
+        write_search_documents(session, documents, now=indexed_at)
 
     now = clock()
-    with db.session() as session:
+    with db.session() as session:  # short: the Draft, created the first time
         incident = incident_for_postmortem(session, team_id, channel_id)
-        postmortem = prepare_generation(session, incident, by=user_id, force=force, now=now)
+        postmortem_id = prepare_generation(session, incident, by=user_id, force=force, now=now).id
+    with db.read_session() as session:  # the long read, holding no write lock
+        incident = incident_for_postmortem(session, team_id, channel_id)
+        postmortem = session.get_one(Postmortem, postmortem_id)
         name = template or postmortem.template or DEFAULT_TEMPLATE
         context = gather(
             session,
