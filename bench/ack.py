@@ -4,7 +4,7 @@ concurrent clients, for the real bot and for a bare Bolt app that only acks.
 Both are served the same way, each as its own process, by the production HTTP server
 (bot.server.HttpServer: waitress with the same threads and limits): (a) the real bot exactly as
 `postmortem-bot run` serves it (`python -m bot run`), with `/timeline <text>` in an incident
-channel (the ack, then the event stored and echoed by the same process) and with
+channel (the event stored, then the ack, then the echo posted by the same process) and with
 `/timeline help` (the usage is the ack itself: the request path alone); (b) a Bolt app whose
 only listener acks `/timeline`. Slack is the fake, in this process. The ratio (a)/(b) is what
 the bot costs on top of Bolt and waitress; Slack gives up on an ack after 3000 ms. About 45 s.
@@ -193,7 +193,7 @@ def wait_for_echoes(slack: FakeSlack, timeout: float = 60) -> None:
 def real_bot(
     db: Database, threads: int, requests_per_level: int
 ) -> tuple[list[Level], list[Level]]:
-    """The bot with `/timeline <text>` (ack, then store and echo), and with `/timeline help`
+    """The bot with `/timeline <text>` (store, ack, then echo), and with `/timeline help`
     (the usage is the ack itself: the request path alone, no work after it)."""
     with FakeSlack() as slack:
         slack.add_user(USER, "alice")
@@ -427,7 +427,7 @@ def main() -> None:
         with temporary_database(args.database_url) as db:
             bot, usage = real_bot(db, args.threads, args.requests)
         rows += [
-            ("real bot, /timeline <text> (ack, then store + echo)", bot),
+            ("real bot, /timeline <text> (store, ack; echo after)", bot),
             ("real bot, /timeline help (the ack alone)", usage),
         ]
     if "dead" in loads:
