@@ -232,3 +232,8 @@ def documents_due(session: Session, incident: Incident) -> list[SearchDocument]:
     return [
         SearchDocument(i, todo[i].team_id, document_for(session, todo[i])) for i in sorted(todo)
     ]
+
+
+def write_documents(session: Session, documents: list[SearchDocument], *, now: datetime) -> None:
+    for document in documents:
+        write_document(session, document, now=now)

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from bot.core.clock import Clock
 from bot.core.metrics import postmortem_generated
 from bot.core.settings import Settings
+from bot.knowledge.index import documents_due, write_documents
 from bot.postmortem import destinations
 from bot.postmortem.document import Document, split_document
 from bot.postmortem.gather import gather
 from bot.postmortem.markdown import slack_to_markdown
 from bot.postmortem.publish import Published
-from bot.postmortem.recurrence import search_documents_due, write_search_documents
 from bot.postmortem.render import render_document, shared_environment
 from bot.postmortem.service import (
     check_can_generate,
@@ -60,7 +60,7 @@ class Generated:
 
 
 def _people(db: Database, incident: Incident) -> set[str]:
-    with db.session() as session:
+    with db.read_session() as session:  # reads the whole channel's authors: no write lock
         ids = {incident.commander_id}
         ids |= set(
             session.scalars(
@@ -108,11 +108,13 @@ def last_published(session: Session, postmortem: Postmortem) -> Document | None:
     return split_document(markdown) if markdown is not None else None
 
 
-def check_generation(db: Database, *, team_id: str, channel_id: str, force: bool) -> None:
-    """Refuse early (no incident here, Completed without --force), before any Slack call."""
-    with db.session() as session:
+def check_generation(db: Database, *, team_id: str, channel_id: str, force: bool) -> Incident:
+    """Refuse early (no incident here, Completed without --force), before any Slack call; the
+    incident otherwise."""
+    with db.read_session() as session:
         incident = incident_for_postmortem(session, team_id, channel_id)
         check_can_generate(postmortem_of(session, incident), incident, force=force)
+    return incident
 
 
 def generate_postmortem(
@@ -128,13 +130,12 @@ def generate_postmortem(
     force: bool,
     on_saved: Callable[[Session, Postmortem], None] | None = None,
 ) -> Generated:
-    """Gather (one short transaction), render (outside any transaction, time- and size-limited),
-    publish (Slack), then record the version (one short transaction, in which `on_saved` runs
-    too: the caller's own bookkeeping commits with the version, or neither does)."""
+    """Gather (in a transaction that only reads), render (outside any transaction, time- and
+    size-limited), publish (Slack), then record the version (one short transaction, in which
+    `on_saved` runs too: the caller's own bookkeeping commits with the version, or neither
+    does)."""
     leadup = timedelta(minutes=settings.backfill_leadup_minutes)
-    check_generation(db, team_id=team_id, channel_id=channel_id, force=force)
-    with db.session() as session:
-        incident = incident_for_postmortem(session, team_id, channel_id)
+    incident = check_generation(db, team_id=team_id, channel_id=channel_id, force=force)
     resolve_names(db, client, incident, clock)
     # Recurrence's search documents: read, then written in a short transaction of their own
     # (on SQLite a transaction that writes holds the one write lock for as long as it runs,
@@ -142,9 +143,9 @@ def generate_postmortem(
     indexed_at = clock()
     with db.read_session() as session:
         incident = incident_for_postmortem(session, team_id, channel_id)
-        documents = search_documents_due(session, incident)
+        documents = documents_due(session, incident)
     with db.session() as session:
-        write_search_documents(session, documents, now=indexed_at)
+        write_documents(session, documents, now=indexed_at)
 
     now = clock()
     with db.session() as session:  # short: the Draft, created the first time

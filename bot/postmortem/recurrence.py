@@ -16,7 +16,7 @@ from sqlalchemy import select, text, union
 from sqlalchemy.orm import Session
 
 from bot.core.visibility import may_show_in_incident_channel
-from bot.knowledge.index import SearchDocument, document_for, documents_due, write_document
+from bot.knowledge.index import document_for, documents_due, write_documents
 from bot.knowledge.tags import labels_of
 from storage.models import Incident, IncidentComponent, IncidentSearchDoc, IncidentTag
 
@@ -56,21 +56,9 @@ def terms_of(document: str, *, title: str = "") -> list[str]:
 
 def index_search_documents(session: Session, incident: Incident, *, now: datetime) -> None:
     """Read and write the search documents in one transaction (the command line's offline
-    generation; the bot's generation reads and writes them apart)."""
-    write_search_documents(session, search_documents_due(session, incident), now=now)
-
-
-def search_documents_due(session: Session, incident: Incident) -> list[SearchDocument]:
-    """What recurrence needs indexed before gathering (read in a transaction that only
-    reads; `write_search_documents` stores it in a short one)."""
-    return documents_due(session, incident)
-
-
-def write_search_documents(
-    session: Session, documents: list[SearchDocument], *, now: datetime
-) -> None:
-    for document in documents:
-        write_document(session, document, now=now)
+    generation; the bot's generation reads them in a transaction that only reads, then writes
+    them in a short one: `documents_due`, `write_documents`)."""
+    write_documents(session, documents_due(session, incident), now=now)
 
 
 def _sharing_labels(session: Session, incident: Incident, labels: list[str]) -> dict[int, set[str]]:
@@ -98,8 +86,8 @@ def _sharing_labels(session: Session, incident: Incident, labels: list[str]) -> 
 
 def similar_incidents(session: Session, incident: Incident, *, limit: int = 5) -> list[Match]:
     """Earlier incidents of the workspace like this one: those sharing its tags (free tags and
-    components) and those whose documents share its most telling words
-    (`write_search_documents` first). Each shared tag counts as much as being found by the
+    components) and those whose documents share its most telling words (written first:
+    `bot.knowledge.index.write_documents`). Each shared tag counts as much as being found by the
     words; ties go to the better text match, then the newer incident. Only incidents whose
     content may be written into this incident's channel (bot.core.visibility) are candidates: a
     public incident's postmortem never names a private one, and a channel shared with another
