@@ -236,8 +236,8 @@ def section_key(level: int, heading: str) -> str:
 def split_document(rendered: str) -> Document:
     """Sections with owners, from a rendering (markers read, then removed). Remembered for the
     last few documents (a Document is immutable): one generation reads the previous version
-    twice (to refresh the canvas, to index it for search), and it is the last generation's
-    rendering; a 50,000-message log takes a quarter of a second to read."""
+    twice (as the last published one, and for the search index), and it is the last
+    generation's rendering; a 50,000-message log takes a quarter of a second to read."""
     sections: list[Section] = []
     level, heading, owner, declared = 0, "", Owner.PEOPLE, False
     heading_block: Block | None = None

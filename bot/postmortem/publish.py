@@ -378,9 +378,10 @@ def _markdown(blocks: tuple[Block, ...] | list[Block]) -> list[str]:
     return [block.markdown for block in blocks]
 
 
-def _common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
-    """How many lines `a` and `b` share at the start, and then at the end: a channel log that
-    grew by a few messages is compared by its new lines, not by all 50,000 of them."""
+def _compare(a: list[str], b: list[str]) -> tuple[int, int, SequenceMatcher[str]]:
+    """The lines `a` and `b` share at the start and at the end (how many of each), and a
+    matcher for what lies between: a channel log that grew by a few messages is compared by
+    its new lines, not by all 50,000 of them."""
     limit = min(len(a), len(b))
     head = 0
     while head < limit and a[head] == b[head]:
@@ -388,14 +389,14 @@ def _common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
     tail = 0
     while tail < limit - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
         tail += 1
-    return head, tail
+    middle = SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
+    return head, tail, middle
 
 
 def _matching_lines(a: list[str], b: list[str]) -> dict[int, int]:
     """Line i of `a` is line where[i] of `b`, for the lines the two have in common."""
-    head, tail = _common_ends(a, b)
+    head, tail, middle = _compare(a, b)
     where = {i: i for i in range(head)}
-    middle = SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
     for m in middle.get_matching_blocks():
         where.update({head + m.a + k: head + m.b + k for k in range(m.size)})
     where.update({len(a) - 1 - k: len(b) - 1 - k for k in range(tail)})
@@ -404,8 +405,7 @@ def _matching_lines(a: list[str], b: list[str]) -> dict[int, int]:
 
 def _changes(a: list[str], b: list[str]) -> list[tuple[int, int, int, int]]:
     """What turns `a` into `b`: (i1, i2, j1, j2), a[i1:i2] becomes b[j1:j2]."""
-    head, tail = _common_ends(a, b)
-    middle = SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
+    head, _tail, middle = _compare(a, b)
     return [
         (head + i1, head + i2, head + j1, head + j2)
         for tag, i1, i2, j1, j2 in middle.get_opcodes()
