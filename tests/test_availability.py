@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -76,8 +76,10 @@ class Sick:
     backend: str
 
 
-@pytest.fixture
-def sick(database_url: str, slack: FakeSlack) -> Iterator[Sick]:
+@contextmanager
+def stallable(database_url: str) -> Iterator[tuple[Database, Fault]]:
+    """A migrated database with the default timeouts, as deployed, and the fault that stalls
+    it: PostgreSQL behind a proxy that stops forwarding, SQLite with its write lock held."""
     with ExitStack() as stack:
         fault: Fault
         if make_url(database_url).get_backend_name() == "postgresql":
@@ -85,9 +87,16 @@ def sick(database_url: str, slack: FakeSlack) -> Iterator[Sick]:
             database_url, fault = proxy.database_url(database_url), proxy
         else:
             fault = WriteLock(str(make_url(database_url).database))
-        db = Database(database_url)  # the default timeouts, as deployed
+        db = Database(database_url)
         stack.callback(db.dispose)
         upgrade(db)
+        yield db, fault
+
+
+@pytest.fixture
+def sick(database_url: str, slack: FakeSlack) -> Iterator[Sick]:
+    with ExitStack() as stack:
+        db, fault = stack.enter_context(stallable(database_url))
         bench = stack.enter_context(running_bench(slack, db))
         stack.callback(fault.resume)  # first: the bench's graceful stop waits for its work
         yield Sick(bench=bench, fault=fault, backend=db.dialect)

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from bot.knowledge.access import forget_memberships
 from bot.membership.service import seed_members
@@ -20,7 +19,6 @@ from sandbox.harness import running_bot
 from sandbox.slack.fake import FakeSlack
 from sandbox.slack.oauth import CLIENT_ID, CLIENT_SECRET
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import (
     EventKind,
     EventSource,
@@ -40,8 +38,7 @@ from storage.models import (
     TimelineEvent,
 )
 from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL, PRIVATE_CHANNEL
-from tests.tcp_proxy import TcpProxy
-from tests.test_availability import Fault, WriteLock
+from tests.test_availability import WriteLock, stallable
 from tests.webclient import Browser, Page
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -457,15 +454,7 @@ def test_pages_say_unavailable_while_the_database_stalls_and_recover(
     database_url: str, slack: FakeSlack
 ) -> None:
     with ExitStack() as stack:
-        fault: Fault
-        if make_url(database_url).get_backend_name() == "postgresql":
-            proxy = stack.enter_context(TcpProxy.for_database(database_url))
-            database_url, fault = proxy.database_url(database_url), proxy
-        else:
-            fault = WriteLock(str(make_url(database_url).database))
-        db = Database(database_url)  # the default timeouts, as deployed
-        stack.callback(db.dispose)
-        upgrade(db)
+        db, fault = stack.enter_context(stallable(database_url))
         seed_small(db)
         forget_memberships()
         bot = stack.enter_context(
