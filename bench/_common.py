@@ -11,8 +11,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -75,13 +75,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def bot_process(env: dict[str, str], *, timeout: float = 60) -> Iterator[tuple[str, int]]:
-    """`python -m bot run` in a process of its own (as in production: the benchmark's fake
-    Slack does not share its interpreter), stopped with SIGTERM; yields its URL and pid."""
+def server_process(
+    command_for: Callable[[int], list[str]], env: dict[str, str], *, timeout: float = 60
+) -> Iterator[tuple[str, int]]:
+    """`command_for(port)` in a process of its own on a free port, once it listens; stopped
+    with SIGTERM (killed if it has not stopped 30 s later). Yields its URL and pid."""
     port = free_port()
-    command = [sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+        command_for(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
     )
     try:
         deadline = time.monotonic() + timeout
@@ -91,7 +92,7 @@ def bot_process(env: dict[str, str], *, timeout: float = 60) -> Iterator[tuple[s
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the bot did not start") from None
+                    raise SystemExit(f"the server on port {port} did not start") from None
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
@@ -101,6 +102,27 @@ def bot_process(env: dict[str, str], *, timeout: float = 60) -> Iterator[tuple[s
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def bot_process(
+    env: dict[str, str], *, timeout: float = 60
+) -> AbstractContextManager[tuple[str, int]]:
+    """`python -m bot run` in a process of its own (as in production: the benchmark's fake
+    Slack does not share its interpreter). Yields its URL and pid."""
+    return server_process(
+        lambda port: [
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env,
+        timeout=timeout,
+    )
 
 
 def cpu_seconds(pid: int | None = None) -> float:

@@ -29,7 +29,6 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import generate as generation
-from _common import label, percentile, temporary_database
+from _common import bot_process, label, percentile, server_process, temporary_database
 
 from bot.core.settings import Settings
 from sandbox.harness import SIGNING_SECRET
@@ -65,41 +64,6 @@ class Level:
 
     def p(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server on port {port} did not start") from None
-            time.sleep(0.05)
-
-
-@contextmanager
-def server_process(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=HERE.parent
-    )
-    try:
-        wait_listening(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def bot_env(slack: FakeSlack, database_url: str, threads: int) -> dict[str, str]:
@@ -198,9 +162,7 @@ def real_bot(
     with FakeSlack() as slack:
         slack.add_user(USER, "alice")
         slack.add_channel("inc-bench", members=[USER], channel_id=CHANNEL)
-        port = free_port()
-        command = [sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)]
-        with server_process(command, bot_env(slack, db.url, threads), port) as url:
+        with bot_process(bot_env(slack, db.url, threads)) as (url, _pid):
             requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
             declared = requests.slash_command(
                 "/incident",
@@ -235,9 +197,7 @@ def dead_response_urls(db: Database, threads: int, requests_per_level: int) -> l
     with FakeSlack() as slack, black_hole() as dead:
         slack.add_user(USER, "alice")
         slack.add_channel("inc-bench", members=[USER], channel_id=CHANNEL)
-        port = free_port()
-        command = [sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)]
-        with server_process(command, bot_env(slack, db.url, threads), port) as url:
+        with bot_process(bot_env(slack, db.url, threads)) as (url, _pid):
             requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
             texts = ["declare Ack benchmark", *[f"Follow-up {n}" for n in range(10)]]
             for text in texts:
@@ -289,11 +249,9 @@ def during_generation(
     with temporary_database(database_url) as db, FakeSlack(team_id=generation.TEAM) as slack:
         generation.seed_slack(slack, size)
         generation.seed_database(db, size, None)
-        port = free_port()
         env = bot_env(slack, db.url, threads)
         env["POSTMORTEM_MAX_CHARS"] = str(generation.MAX_CHARS)
-        command = [sys.executable, "-m", "bot", "run", "--host", "127.0.0.1", "--port", str(port)]
-        with server_process(command, env, port) as url:
+        with bot_process(env) as (url, _pid):
             requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
             stop = threading.Event()
             made = [0]
@@ -325,18 +283,20 @@ def during_generation(
 
 def bare_bolt(threads: int, requests_per_level: int) -> list[Level]:
     with FakeSlack() as slack:
-        port = free_port()
-        command = [
-            sys.executable,
-            str(HERE),
-            "--serve-bare",
-            str(port),
-            "--slack-api-url",
-            slack.api_url,
-            "--threads",
-            str(threads),
-        ]
-        with server_process(command, dict(os.environ), port) as url:
+
+        def command(port: int) -> list[str]:
+            return [
+                sys.executable,
+                str(HERE),
+                "--serve-bare",
+                str(port),
+                "--slack-api-url",
+                slack.api_url,
+                "--threads",
+                str(threads),
+            ]
+
+        with server_process(command, dict(os.environ)) as (url, _pid):
             return run_levels(url, slack, requests_per_level, "bare", settle=False)
 
 
