@@ -33,6 +33,8 @@ from tests.bench import INCIDENT_CHANNEL, Bench, running_bench
 from tests.processes import Launcher, bot_env, free_port
 from tests.tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.xdist_group("bot_processes")  # see tests/test_production_server.py
+
 HEALTHZ_BOUND = 2.0  # seconds; /healthz holds a thread about one second at most
 FIRST_BOUND = 6.0  # DATABASE_STATEMENT_TIMEOUT_SECONDS, then 1 s: the most a round trip waits
 SLACK_BOUND = 3.0  # Slack's deadline for an ack; we hold the private answer to it too

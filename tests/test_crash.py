@@ -32,6 +32,8 @@ from tests.bench import ALICE, BOB, INCIDENT_CHANNEL
 from tests.processes import BotProcess, Launcher, bot_env
 from tests.tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.xdist_group("bot_processes")  # see tests/test_production_server.py
+
 LEASE_SECONDS = "2"
 SENDERS = 6
 RUN_SECONDS = 4.0

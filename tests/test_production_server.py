@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from sandbox.harness import wait_until
@@ -28,6 +29,12 @@ from storage.db import Database
 from storage.models import TimelineEvent
 from tests.bench import ALICE, BOB, INCIDENT_CHANNEL
 from tests.processes import BotProcess, Launcher, bot_env
+
+# Tests that start bot processes and time them under load share one xdist worker (pytest runs
+# with --dist loadgroup): on a 2-CPU CI machine, two of them at once starve each other (a
+# 50-command burst's slowest ack took 3.8 s in a CI dry run; 0.4-0.9 s when it runs alone, even
+# beside two busy CPU burners).
+pytestmark = pytest.mark.xdist_group("bot_processes")
 
 CONCURRENCY = 50
 SLACK_ACK_SECONDS = 3.0  # Slack shows the user an error if the ack takes longer

@@ -46,6 +46,7 @@ from tests.bench import ALICE, BOB, CAROL, INCIDENT_CHANNEL
 from tests.processes import BotProcess, Launcher, bot_env
 
 pytestmark = [
+    pytest.mark.xdist_group("bot_processes"),  # see tests/test_production_server.py
     pytest.mark.skipif(
         not os.environ.get("TEST_DATABASE_URL"),
         reason="replicas share one PostgreSQL: set TEST_DATABASE_URL (for example "

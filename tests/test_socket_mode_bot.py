@@ -19,6 +19,8 @@ from storage.models import CapturedMessage, TimelineEvent
 from tests.bench import ALICE, BOB, INCIDENT_CHANNEL
 from tests.processes import Launcher, bot_env
 
+pytestmark = pytest.mark.xdist_group("bot_processes")  # see tests/test_production_server.py
+
 
 def command(slack: FakeSlack, name: str, text: str, user: str = ALICE) -> dict[str, Any]:
     """A slash command as Socket Mode delivers it: the HTTP form's fields, as JSON."""
