@@ -31,9 +31,9 @@ from tests.bench import ALICE, BOB, INCIDENT_CHANNEL
 from tests.processes import BotProcess, Launcher, bot_env
 
 # Tests that start bot processes and time them under load share one xdist worker (pytest runs
-# with --dist loadgroup): on a 2-CPU CI machine, two of them at once starve each other (a
-# 50-command burst's slowest ack took 3.8 s in a CI dry run; 0.4-0.9 s when it runs alone, even
-# beside two busy CPU burners).
+# with --dist loadgroup), so that two of them never share a 2-CPU CI machine: a 50-command
+# burst's slowest ack took 3.8 s in a CI dry run, and 0.4-0.9 s when it runs alone, even beside
+# two busy CPU burners.
 pytestmark = pytest.mark.xdist_group("bot_processes")
 
 CONCURRENCY = 50
