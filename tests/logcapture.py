@@ -26,7 +26,9 @@ class Logs:
 @contextmanager
 def captured_logs(level: str = "INFO", log_format: str = "text") -> Iterator[Logs]:
     root, sdk = logging.getLogger(), logging.getLogger("slack_sdk")
+    queue = logging.getLogger("waitress.queue")
     handlers, root_level, sdk_level = root.handlers[:], root.level, sdk.level
+    queue_filters = queue.filters[:]
     logs = Logs()
     configure_logging(level, log_format, stream=logs.stream)
     try:
@@ -35,3 +37,4 @@ def captured_logs(level: str = "INFO", log_format: str = "text") -> Iterator[Log
         root.handlers[:] = handlers
         root.setLevel(root_level)
         sdk.setLevel(sdk_level)
+        queue.filters[:] = queue_filters

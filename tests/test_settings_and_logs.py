@@ -77,3 +77,34 @@ def test_log_filter_redacts_tokens(caplog: pytest.LogCaptureFixture) -> None:
     assert "xoxb-12345" not in caplog.text and "xapp-1-XYZ" not in caplog.text
     assert "[redacted]" in caplog.text
     assert redact("no secrets here") == "no secrets here"
+
+
+def test_a_warning_repeated_on_every_request_is_logged_once_a_minute() -> None:
+    """waitress warns "Task queue depth is N" for each request that waits for a thread: under a
+    burst that was one log line per request, written with CPU the waiting requests needed."""
+    from tests.logcapture import captured_logs
+
+    with captured_logs() as logs:
+        queue = logging.getLogger("waitress.queue")
+        for depth in range(1, 201):
+            queue.warning("Task queue depth is %d", depth)
+        assert len(logs.lines()) == 1 and "Task queue depth is 1" in logs.lines()[0]
+        logging.getLogger("postmortem_bot.test").warning("another logger is not held back")
+        assert len(logs.lines()) == 2
+
+
+def test_the_next_line_after_the_quiet_minute_says_how_many_were_left_out() -> None:
+    from bot.core.logs import AtMostEvery
+
+    now = [0.0]
+    only = AtMostEvery(60, clock=lambda: now[0])
+    logger = logging.getLogger("postmortem_bot.test.at_most_every")
+    records = [
+        logger.makeRecord(logger.name, logging.WARNING, "", 0, "depth %d", (n,), None)
+        for n in range(5)
+    ]
+    assert [only.filter(r) for r in records[:3]] == [True, False, False]
+    now[0] = 60.0
+    assert only.filter(records[3]) is True
+    assert records[3].getMessage() == "depth 3 (2 more like it not logged)"
+    assert only.filter(records[4]) is False

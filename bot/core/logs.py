@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -33,6 +35,9 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
 MAX_MESSAGE_CHARS = 500
 # Whatever a log reader could take for the end of a line (str.splitlines' breaks, \r and \n first).
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+# waitress's "Task queue depth" warning is logged at most this often (see AtMostEvery).
+QUEUE_WARNING_SECONDS = 60.0
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -83,6 +88,33 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        return True
+
+
+class AtMostEvery(logging.Filter):
+    """Lets one record through per `seconds`, the next one saying how many were left out. For
+    a logger that repeats one fact on every request: waitress warns "Task queue depth is N" for
+    each request that waits for a thread, which under a burst is a log line per request (and the
+    CPU to write it, taken from the requests waiting). One line a minute still tells an operator
+    to add HTTP_THREADS or replicas."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._seconds, self._clock = seconds, clock
+        self._next_at: float | None = None
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        with self._lock:
+            if self._next_at is not None and now < self._next_at:
+                self._dropped += 1
+                return False
+            self._next_at, dropped, self._dropped = now + self._seconds, self._dropped, 0
+        if dropped:
+            record.msg = f"{record.getMessage()} ({dropped} more like it not logged)"
+            record.args = None
         return True
 
 
@@ -176,3 +208,5 @@ def configure_logging(
     root.setLevel(level.upper())
     # slack_sdk logs request bodies at DEBUG; keep it quieter than our own code.
     logging.getLogger("slack_sdk").setLevel(max(logging.INFO, root.level))
+    queue = logging.getLogger("waitress.queue")
+    queue.filters[:] = [AtMostEvery(QUEUE_WARNING_SECONDS)]
