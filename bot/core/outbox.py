@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.core.logs import request_id_var
 from storage.models import OutboxJob, OutboxState
@@ -124,19 +125,54 @@ def live_job(session: Session, dedupe_key: str) -> bool:
     return found is not None
 
 
+# The worker loop's statements, built once: building them (the aliased subquery above all)
+# cost more CPU than running them, on threads that share the interpreter with the acks.
+_DUE_NOW: BindParameter[datetime] = bindparam("now")
+_CLAIMABLE = (
+    OutboxJob.state == OutboxState.PENDING,
+    OutboxJob.lane == bindparam("lane"),
+    OutboxJob.next_attempt_at <= _DUE_NOW,
+    or_(OutboxJob.lease_until.is_(None), OutboxJob.lease_until < _DUE_NOW),
+)
+_ANY_DUE = select(OutboxJob.id).where(*_CLAIMABLE).limit(1)
+_EARLIER = aliased(OutboxJob)
+_OLDEST_DUE = (
+    select(OutboxJob)
+    .where(
+        *_CLAIMABLE,
+        or_(
+            OutboxJob.ordering_key.is_(None),
+            ~exists().where(
+                _EARLIER.ordering_key == OutboxJob.ordering_key,
+                _EARLIER.state == OutboxState.PENDING,
+                _EARLIER.id < OutboxJob.id,
+            ),
+        ),
+    )
+    .order_by(OutboxJob.id)
+    .limit(2)  # the second only says whether there is more to do
+    .with_for_update(skip_locked=True)
+)
+_FINISH = (
+    update(OutboxJob)
+    .where(
+        OutboxJob.id == bindparam("job_id"),
+        OutboxJob.leased_by == bindparam("worker"),
+        OutboxJob.state == OutboxState.PENDING,
+    )
+    .values(
+        state=OutboxState.DONE,
+        finished_at=bindparam("finished"),
+        dedupe_key=None,
+        lease_until=None,
+        last_error=None,
+    )
+)
+
+
 def due(session: Session, lane: Lane, *, now: datetime) -> bool:
     """Whether any job of `lane` may be due (a cheap read before a claim, which writes)."""
-    found = session.scalar(
-        select(OutboxJob.id)
-        .where(
-            OutboxJob.state == OutboxState.PENDING,
-            OutboxJob.lane == lane.value,
-            OutboxJob.next_attempt_at <= now,
-            or_(OutboxJob.lease_until.is_(None), OutboxJob.lease_until < now),
-        )
-        .limit(1)
-    )
-    return found is not None
+    return session.scalar(_ANY_DUE, {"lane": lane.value, "now": now}) is not None
 
 
 def claim(
@@ -149,25 +185,7 @@ def claim(
 ) -> Job | None:
     """Take the oldest due job of `lane` whose ordering key has no older pending job, under a
     lease. Commit right away: the lease is what keeps other workers off it."""
-    earlier = aliased(OutboxJob)
-    blocked = exists().where(
-        earlier.ordering_key == OutboxJob.ordering_key,
-        earlier.state == OutboxState.PENDING,
-        earlier.id < OutboxJob.id,
-    )
-    candidates = session.scalars(
-        select(OutboxJob)
-        .where(
-            OutboxJob.state == OutboxState.PENDING,
-            OutboxJob.lane == lane.value,
-            OutboxJob.next_attempt_at <= now,
-            or_(OutboxJob.lease_until.is_(None), OutboxJob.lease_until < now),
-            or_(OutboxJob.ordering_key.is_(None), ~blocked),
-        )
-        .order_by(OutboxJob.id)
-        .limit(2)  # the second only says whether there is more to do
-        .with_for_update(skip_locked=True)
-    ).all()
+    candidates = session.scalars(_OLDEST_DUE, {"lane": lane.value, "now": now}).all()
     if not candidates:
         return None
     candidate = candidates[0]
@@ -196,19 +214,8 @@ def finish(session: Session, job: Job, *, now: datetime, worker: str = WORKER) -
     """Mark a job done, if this worker still holds it (call in the transaction that saves what
     the job did, so both commit or neither does). False when the lease was lost."""
     result = session.execute(
-        update(OutboxJob)
-        .where(
-            OutboxJob.id == job.id,
-            OutboxJob.leased_by == worker,
-            OutboxJob.state == OutboxState.PENDING,
-        )
-        .values(
-            state=OutboxState.DONE,
-            finished_at=now,
-            dedupe_key=None,
-            lease_until=None,
-            last_error=None,
-        )
+        _FINISH,
+        {"job_id": job.id, "worker": worker, "finished": now},
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 
