@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,23 +41,21 @@ class Workspace:
     enterprise_id: str | None = None
 
 
+# Looked up on most requests from an incident channel: built once (see storage.first_insert).
+_IN_CHANNEL = (
+    Incident.team_id == bindparam("team_id"),
+    Incident.channel_id == bindparam("channel_id"),
+)
+_OPEN_IN_CHANNEL = select(Incident).where(*_IN_CHANNEL, Incident.status != IncidentStatus.RESOLVED)
+_LATEST_IN_CHANNEL = select(Incident).where(*_IN_CHANNEL).order_by(Incident.number.desc()).limit(1)
+
+
 def open_incident_in_channel(session: Session, team_id: str, channel_id: str) -> Incident | None:
-    return session.scalar(
-        select(Incident).where(
-            Incident.team_id == team_id,
-            Incident.channel_id == channel_id,
-            Incident.status != IncidentStatus.RESOLVED,
-        )
-    )
+    return session.scalar(_OPEN_IN_CHANNEL, {"team_id": team_id, "channel_id": channel_id})
 
 
 def latest_incident_in_channel(session: Session, team_id: str, channel_id: str) -> Incident | None:
-    return session.scalar(
-        select(Incident)
-        .where(Incident.team_id == team_id, Incident.channel_id == channel_id)
-        .order_by(Incident.number.desc())
-        .limit(1)
-    )
+    return session.scalar(_LATEST_IN_CHANNEL, {"team_id": team_id, "channel_id": channel_id})
 
 
 def incident_for_timeline(session: Session, team_id: str, channel_id: str) -> Incident:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.first_insert import FirstInsert
 from storage.models import ProcessedEvent
 
 KEEP_CLAIMS = timedelta(days=1)  # Slack stops retrying after about 5 minutes
+_FIRST_EVENT = FirstInsert(ProcessedEvent, "event_id")
 
 
 def claim_event(session: Session, *, team_id: str, event_id: str, now: datetime) -> bool:
@@ -22,23 +21,7 @@ def claim_event(session: Session, *, team_id: str, event_id: str, now: datetime)
     One statement (INSERT ... ON CONFLICT DO NOTHING RETURNING): no savepoint round trips, and
     two replicas racing on the same delivery cannot both win.
     """
-    values = {"event_id": event_id, "team_id": team_id, "received_at": now}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(ProcessedEvent)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(ProcessedEvent.event_id)
-        )
-        return session.execute(statement).first() is not None
-    try:  # any other database: a savepoint around a plain insert
-        with session.begin_nested():
-            session.add(ProcessedEvent(**values))
-        return True
-    except IntegrityError:
-        return False
+    return _FIRST_EVENT(session, {"event_id": event_id, "team_id": team_id, "received_at": now})
 
 
 def prune_claims(session: Session, *, now: datetime) -> int:

@@ -19,16 +19,15 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.first_insert import FirstInsert
 from storage.models import SeenSlackRequest
 
 # Rows outlive their request's verification window by this much before housekeeping deletes
 # them: another replica's clock may run behind ours (and it would still accept the request).
 PRUNE_MARGIN = timedelta(minutes=10)
+_FIRST_SEEN = FirstInsert(SeenSlackRequest, "digest")
 
 
 def request_digest(timestamp: str, signature: str, retry: str = "") -> str:
@@ -40,23 +39,7 @@ def request_digest(timestamp: str, signature: str, retry: str = "") -> str:
 def claim_request(session: Session, *, digest: str, expires_at: datetime) -> bool:
     """True the first time `digest` is seen; False for a replay. One statement (INSERT ... ON
     CONFLICT DO NOTHING RETURNING), so two replicas given the same request cannot both win."""
-    values = {"digest": digest, "expires_at": expires_at}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(SeenSlackRequest)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["digest"])
-            .returning(SeenSlackRequest.digest)
-        )
-        return session.execute(statement).first() is not None
-    try:  # any other database: a savepoint around a plain insert
-        with session.begin_nested():
-            session.add(SeenSlackRequest(**values))
-        return True
-    except IntegrityError:
-        return False
+    return _FIRST_SEEN(session, {"digest": digest, "expires_at": expires_at})
 
 
 def prune_requests(session: Session, *, now: datetime) -> int:
