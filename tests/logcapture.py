@@ -28,7 +28,7 @@ def captured_logs(level: str = "INFO", log_format: str = "text") -> Iterator[Log
     root, sdk = logging.getLogger(), logging.getLogger("slack_sdk")
     queue = logging.getLogger("waitress.queue")
     handlers, root_level, sdk_level = root.handlers[:], root.level, sdk.level
-    queue_filters = queue.filters[:]
+    queue_filters, queue_level = queue.filters[:], queue.level
     logs = Logs()
     configure_logging(level, log_format, stream=logs.stream)
     try:
@@ -38,3 +38,4 @@ def captured_logs(level: str = "INFO", log_format: str = "text") -> Iterator[Log
         root.setLevel(root_level)
         sdk.setLevel(sdk_level)
         queue.filters[:] = queue_filters
+        queue.setLevel(queue_level)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,18 +94,27 @@ def test_a_warning_repeated_on_every_request_is_logged_once_a_minute() -> None:
         assert len(logs.lines()) == 2
 
 
-def test_the_next_line_after_the_quiet_minute_says_how_many_were_left_out() -> None:
-    from bot.core.logs import AtMostEvery
+def test_after_the_quiet_minute_the_warning_is_logged_again() -> None:
+    from bot.core.logs import OncePerInterval
 
-    now = [0.0]
-    only = AtMostEvery(60, clock=lambda: now[0])
-    logger = logging.getLogger("postmortem_bot.test.at_most_every")
-    records = [
-        logger.makeRecord(logger.name, logging.WARNING, "", 0, "depth %d", (n,), None)
-        for n in range(5)
-    ]
-    assert [only.filter(r) for r in records[:3]] == [True, False, False]
-    now[0] = 60.0
-    assert only.filter(records[3]) is True
-    assert records[3].getMessage() == "depth 3 (2 more like it not logged)"
-    assert only.filter(records[4]) is False
+    logger = logging.getLogger("postmortem_bot.test.once_per_interval")
+    pending: list[tuple[float, Callable[[], None]]] = []
+    only = OncePerInterval(logger, 60, later=lambda s, f: pending.append((s, f)))
+    logger.addFilter(only)
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        for n in range(3):
+            logger.warning("depth %d", n)
+        assert seen == ["depth 0 (the same warning is not logged for 60 s)"]
+        assert not logger.isEnabledFor(logging.WARNING)  # the repeats are not even built
+        assert [s for s, _ in pending] == [60]
+        pending.pop()[1]()  # the minute is over
+        logger.warning("depth %d", 7)
+        assert seen[-1] == "depth 7 (the same warning is not logged for 60 s)"
+    finally:
+        logger.removeHandler(handler)
+        logger.removeFilter(only)
+        logger.setLevel(logging.NOTSET)

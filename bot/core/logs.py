@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ MAX_MESSAGE_CHARS = 500
 # Whatever a log reader could take for the end of a line (str.splitlines' breaks, \r and \n first).
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
-# waitress's "Task queue depth" warning is logged at most this often (see AtMostEvery).
+# waitress's "Task queue depth" warning is logged at most this often (see OncePerInterval).
 QUEUE_WARNING_SECONDS = 60.0
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -91,31 +90,47 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class AtMostEvery(logging.Filter):
-    """Lets one record through per `seconds`, the next one saying how many were left out. For
-    a logger that repeats one fact on every request: waitress warns "Task queue depth is N" for
-    each request that waits for a thread, which under a burst is a log line per request (and the
-    CPU to write it, taken from the requests waiting). One line a minute still tells an operator
-    to add HTTP_THREADS or replicas."""
+Later = Callable[[float, Callable[[], None]], None]  # run a function after some seconds
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+
+def _later(seconds: float, function: Callable[[], None]) -> None:
+    timer = threading.Timer(seconds, function)
+    timer.daemon = True
+    timer.start()
+
+
+class OncePerInterval(logging.Filter):
+    """For a logger that repeats one fact on every request: waitress warns "Task queue depth is
+    N" for each request that waits for a thread, which under a burst is a log line per request,
+    written with CPU the waiting requests need. This lets one record through, then raises the
+    logger's level for `seconds`, so the repeats are not even built (a filter alone still pays
+    for each record). One line a minute still tells an operator to add HTTP_THREADS or
+    replicas."""
+
+    def __init__(self, logger: logging.Logger, seconds: float, later: Later = _later) -> None:
         super().__init__()
-        self._seconds, self._clock = seconds, clock
-        self._next_at: float | None = None
-        self._dropped = 0
+        self._logger, self._seconds, self._later = logger, seconds, later
+        self._level = logger.level
+        self._quiet = False
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        now = self._clock()
         with self._lock:
-            if self._next_at is not None and now < self._next_at:
-                self._dropped += 1
+            if self._quiet:
                 return False
-            self._next_at, dropped, self._dropped = now + self._seconds, self._dropped, 0
-        if dropped:
-            record.msg = f"{record.getMessage()} ({dropped} more like it not logged)"
-            record.args = None
+            self._quiet = True
+        self._logger.setLevel(logging.ERROR)
+        self._later(self._seconds, self._reopen)
+        record.msg = (
+            f"{record.getMessage()} (the same warning is not logged for {self._seconds:g} s)"
+        )
+        record.args = None
         return True
+
+    def _reopen(self) -> None:
+        with self._lock:
+            self._logger.setLevel(self._level)
+            self._quiet = False
 
 
 class RequestIdFilter(logging.Filter):
@@ -209,4 +224,5 @@ def configure_logging(
     # slack_sdk logs request bodies at DEBUG; keep it quieter than our own code.
     logging.getLogger("slack_sdk").setLevel(max(logging.INFO, root.level))
     queue = logging.getLogger("waitress.queue")
-    queue.filters[:] = [AtMostEvery(QUEUE_WARNING_SECONDS)]
+    queue.setLevel(logging.NOTSET)
+    queue.filters[:] = [OncePerInterval(queue, QUEUE_WARNING_SECONDS)]
