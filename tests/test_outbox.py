@@ -197,6 +197,40 @@ def test_a_job_written_by_a_commit_costs_one_claim_and_one_look_after(db: Databa
     assert len(looks) == 1 and statements[-1] == looks[0]  # one look after it, by the same thread
 
 
+def test_under_a_burst_a_worker_claims_job_after_job_without_looking_between(
+    db: Database,
+) -> None:
+    """A claim that saw another job due is followed by the next claim at once: a look between
+    them was one more transaction per job, taken from the requests being acknowledged."""
+    ran: list[int] = []
+    workers = OutboxWorkers(
+        db,
+        [JobSpec("test.job", Lane.FAST, lambda run: ran.append(run.job.payload["n"]))],
+        threads={Lane.FAST: 1},
+        poll_seconds=60.0,
+    ).start()
+    fast = workers._wakeups[Lane.FAST]
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if "outbox_jobs" in statement and statement.lstrip().startswith("SELECT"):
+            statements.append(" ".join(statement.split()))
+
+    try:
+        _until(lambda: fast.waiting == 1)
+        event.listen(db.engine, "before_cursor_execute", record)
+        with db.session() as session:  # one commit, three jobs
+            for n in (1, 2, 3):
+                outbox.enqueue(session, "test.job", {"n": n}, team_id="T1")
+        _until(lambda: len(ran) == 3 and fast.waiting == 1 and len(statements) >= 4)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+        assert workers.stop(5)
+    kinds = ["claim" if "outbox_jobs.kind" in s else "look" for s in statements]
+    assert ran == [1, 2, 3]
+    assert kinds == ["claim", "claim", "claim", "look"]  # one look, after the last job
+
+
 def test_a_post_is_made_once_even_when_its_job_runs_again(slack: FakeSlack, db: Database) -> None:
     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
     first_try = Job(41, "slack.post", "T1", {}, attempts=1, created_at=outbox.utc_now())

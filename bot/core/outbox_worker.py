@@ -237,8 +237,11 @@ class OutboxWorkers:
                 job = None
             if job is not None:
                 if job.more_due:
-                    wakeup.wake(everyone=False)  # one more thread takes the next job
-                look_first = True  # finishing it may have let a job of its ordering key go
+                    wakeup.wake_one_waiting()  # one more thread takes the next job
+                # Its claim saw another job due: claim again at once (under a burst, the look
+                # cost a transaction per job). Otherwise look: finishing it may have let a job
+                # of its ordering key go.
+                look_first = not job.more_due
                 continue
             if self._draining.is_set():
                 return  # nothing due is left: the drain is done for this thread
@@ -345,6 +348,14 @@ class _Wakeups:
                 self._condition.notify_all()
             else:
                 self._calls = min(self._calls + 1, max(self._waiting, 1))
+                self._condition.notify()
+
+    def wake_one_waiting(self) -> None:
+        """Let one more waiting thread through, if one is waiting: a call kept for the next
+        waiter would be taken by the caller itself, which goes on claiming anyway."""
+        with self._condition:
+            if self._waiting > self._calls:
+                self._calls += 1
                 self._condition.notify()
 
     @property
