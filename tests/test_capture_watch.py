@@ -137,6 +137,39 @@ def test_a_postmortem_generated_during_a_gap_says_so_and_is_refreshed_when_it_is
     assert all(float(c.params["oldest"]) > gap_start for c in history)  # only the gaps
 
 
+def test_replies_posted_during_a_downtime_to_an_earlier_thread_are_backfilled(
+    bench: Bench,
+) -> None:
+    """The thread started before the downtime: its replies from during it are in no history
+    page of the gap, so the backfill asks the thread itself, for the gap's stretch only."""
+    from tests.test_capture import declare, message_event, send, wait_for_row
+
+    slack = bench.slack
+    declare(bench)
+    parent = slack.post_as_user(INCIDENT_CHANNEL, ALICE, "failing over the primary db")
+    send(bench, message_event(parent))
+    before = slack.post_as_user(INCIDENT_CHANNEL, BOB, "on it", thread_ts=parent["ts"])
+    send(bench, message_event(before))
+    wait_for_row(bench.db, before["ts"])
+
+    services = _services(slack, bench.db)
+    down_at = datetime.now(UTC)
+    beat(services, worker="gone", now=down_at)  # then no replica captures anything
+    missed = slack.post_as_user(
+        INCIDENT_CHANNEL, BOB, "failover done, replicas lagging", thread_ts=parent["ts"]
+    )
+    assert beat(services, worker="here", now=down_at + GAP_AFTER + timedelta(seconds=30)) == 1
+
+    row = wait_for_row(bench.db, missed["ts"])
+    assert (row.text, row.thread_ts) == ("failover done, replicas lagging", parent["ts"])
+    asked = [
+        c.params
+        for c in slack.calls_to("conversations.replies")
+        if c.status == 200 and c.params.get("ts") == parent["ts"]
+    ]
+    assert asked and all(float(p["oldest"]) >= down_at.timestamp() - 1 for p in asked)
+
+
 def _latest(bench: Bench) -> str | None:
     from storage.models import PostmortemVersion
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.capture.events import datetime_to_ts, delivery_of
 from bot.capture.gaps import GapReason, open_gap
-from bot.capture.service import apply_delivery, store_messages
+from bot.capture.service import apply_delivery, store_messages, threads_before
 from bot.core import outbox
 from bot.core.outbox_worker import PERMANENT_SLACK_ERRORS, Continue, JobRun, JobSpec
 from bot.membership import flows as membership_flows
@@ -139,6 +139,7 @@ def _step(
         team, channel, cursor = gap.team_id, gap.channel_id, gap.cursor
         history_done, threads = gap.history_done, list(gap.threads or [])
         oldest, latest = datetime_to_ts(gap.start_at), datetime_to_ts(gap.end_at)
+        downtime = gap.reason == GapReason.DOWNTIME
     if history_done and not threads:
         _finish_gap(services, gap_id)
         return False
@@ -153,7 +154,10 @@ def _step(
     if cursor:
         params["cursor"] = cursor
     if history_done:
-        page = client.conversations_replies(ts=threads[0], **params)
+        # Only the gap's replies: the rest were captured live (or are another gap's).
+        page = client.conversations_replies(
+            ts=threads[0], oldest=oldest, latest=latest, inclusive=True, **params
+        )
         messages = [m for m in page.get("messages") or [] if m.get("ts") != threads[0]]
     else:
         page = client.conversations_history(oldest=oldest, latest=latest, inclusive=True, **params)
@@ -173,7 +177,11 @@ def _step(
                 gap.threads = threads[1:]
         else:
             found = [m["ts"] for m in messages if int(m.get("reply_count") or 0) > 0]
-            gap.threads = threads + [ts for ts in found if ts not in threads]
+            if next_cursor is None and downtime:
+                # Replies posted during a downtime to threads started before it are in no
+                # history page of the gap: ask each thread the channel log knows about.
+                found += threads_before(session, team, channel, gap.start_at)
+            gap.threads = threads + [ts for ts in dict.fromkeys(found) if ts not in threads]
             gap.history_done = next_cursor is None
     return True
 
