@@ -111,7 +111,9 @@ def channel(messages: int) -> Iterator[Message]:
 
 
 def gap_window(messages: int) -> tuple[datetime, datetime]:
-    start = T0 + timedelta(seconds=messages // 2)
+    # It starts inside a thread: its parent was captured, its reply is in the gap (found only
+    # through the parent's `latest_reply`, on a history page from before the gap).
+    start = T0 + timedelta(seconds=messages // 2 - 4)
     return start, min(start + GAP, T0 + timedelta(seconds=messages + 1))
 
 
@@ -209,6 +211,7 @@ class Outcome:
     gap_messages: int = 0
     gap_seconds: float = 0.0  # measured, on the sped-up clock
     calls_outside_gap: int = 0
+    parent_pages: int = 0  # history pages that also read the parents from before the gap
     outside_marketplace_calls: int = 0  # what the gap needs at 15 a page
 
 
@@ -346,20 +349,32 @@ def measure(url: str | None, messages: int, *, gap: bool, runs: int, speedup: fl
         if missing is not None:
             inside = [m for m in channel(messages) if missing[0] <= m.at < missing[1]]
             outcome.gap_messages = len(inside)
-            outcome.calls_outside_gap = sum(1 for c in calls if not within(c.params, missing))
-            top = sum(1 for m in inside if m.thread_ts is None and not m.deleted)
+            scans = [c for c in calls if reads_parents_before(c.params, missing)]
+            outcome.parent_pages = len(scans)
+            outcome.calls_outside_gap = sum(
+                1 for c in calls if not within(c.params, missing) and c not in scans
+            )
+            # Parents read: those since the lead-up (all of this channel's) up to the gap's end.
+            top = sum(1 for m in channel(messages) if m.thread_ts is None and m.at < missing[1])
             threads = len({m.thread_ts for m in inside if m.thread_ts is not None})
             outcome.outside_marketplace_calls = math.ceil(top / OUTSIDE_PAGE) + threads
         return outcome
 
 
 def within(params: dict[str, object], window: tuple[datetime, datetime]) -> bool:
-    """Whether a history/replies call asked only about the gap."""
+    """Whether a history/replies call asked only about the gap (a replies call, for the
+    thread's messages posted during it)."""
     low, high = (w.timestamp() for w in window)
-    if "ts" in params:  # replies: the thread's parent was posted in the gap
-        return low <= float(str(params["ts"])) <= high
     oldest, latest = float(str(params.get("oldest", 0))), float(str(params.get("latest", 1e12)))
     return low - 1 <= oldest and latest <= high + 1
+
+
+def reads_parents_before(params: dict[str, object], window: tuple[datetime, datetime]) -> bool:
+    """A history page that also reads the thread parents posted before the gap (since the
+    incident's lead-up): the only way to learn which earlier threads got replies during it."""
+    low, high = (w.timestamp() for w in window)
+    oldest, latest = float(str(params.get("oldest", 0))), float(str(params.get("latest", 1e12)))
+    return "ts" not in params and oldest < low - 1 and latest <= high + 1
 
 
 def wait_for_gap(db: Database, since: datetime, timeout: float = 600.0) -> float:
@@ -404,7 +419,8 @@ def main() -> None:
                 note = (
                     f"{result.gap_messages:,} messages missed; "
                     f"filled in {result.gap_seconds:.1f} s "
-                    f"(~{pace:.1f} min at Tier 3), {result.calls_outside_gap} calls outside it; "
+                    f"(~{pace:.1f} min at Tier 3), {result.calls_outside_gap} calls outside it "
+                    f"({result.parent_pages} history pages also read the parents before it); "
                     f"outside the Marketplace: {result.outside_marketplace_calls} calls "
                     f"(~{result.outside_marketplace_calls / 60:.1f} h)"
                 )

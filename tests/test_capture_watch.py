@@ -15,7 +15,15 @@ from sandbox.harness import sandbox_settings, wait_until
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
 from storage.models import CaptureGap, CaptureHeartbeat, IncidentStatus, OutboxJob
-from tests.bench import ALICE, BOB, INCIDENT_CHANNEL, PRIVATE_CHANNEL, QUIET_CHANNEL, Bench
+from tests.bench import (
+    ALICE,
+    BOB,
+    CAROL,
+    INCIDENT_CHANNEL,
+    PRIVATE_CHANNEL,
+    QUIET_CHANNEL,
+    Bench,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -140,8 +148,9 @@ def test_a_postmortem_generated_during_a_gap_says_so_and_is_refreshed_when_it_is
 def test_replies_posted_during_a_downtime_to_an_earlier_thread_are_backfilled(
     bench: Bench,
 ) -> None:
-    """The thread started before the downtime: its replies from during it are in no history
-    page of the gap, so the backfill asks the thread itself, for the gap's stretch only."""
+    """Threads started before the downtime, one of them replied to for the first time during
+    it: those replies are in no history page of the gap. The parents since the lead-up say
+    which threads had replies since the gap began; only those are asked, for the gap only."""
     from tests.test_capture import declare, message_event, send, wait_for_row
 
     slack = bench.slack
@@ -150,7 +159,12 @@ def test_replies_posted_during_a_downtime_to_an_earlier_thread_are_backfilled(
     send(bench, message_event(parent))
     before = slack.post_as_user(INCIDENT_CHANNEL, BOB, "on it", thread_ts=parent["ts"])
     send(bench, message_event(before))
+    quiet = slack.post_as_user(INCIDENT_CHANNEL, ALICE, "is the replica caught up?")
+    send(bench, message_event(quiet))
+    untouched = slack.post_as_user(INCIDENT_CHANNEL, CAROL, "status page updated")
+    send(bench, message_event(untouched))
     wait_for_row(bench.db, before["ts"])
+    wait_for_row(bench.db, untouched["ts"])
 
     services = _services(slack, bench.db)
     down_at = datetime.now(UTC)
@@ -158,16 +172,15 @@ def test_replies_posted_during_a_downtime_to_an_earlier_thread_are_backfilled(
     missed = slack.post_as_user(
         INCIDENT_CHANNEL, BOB, "failover done, replicas lagging", thread_ts=parent["ts"]
     )
+    first = slack.post_as_user(INCIDENT_CHANNEL, CAROL, "yes, lag is 0", thread_ts=quiet["ts"])
     assert beat(services, worker="here", now=down_at + GAP_AFTER + timedelta(seconds=30)) == 1
 
     row = wait_for_row(bench.db, missed["ts"])
     assert (row.text, row.thread_ts) == ("failover done, replicas lagging", parent["ts"])
-    asked = [
-        c.params
-        for c in slack.calls_to("conversations.replies")
-        if c.status == 200 and c.params.get("ts") == parent["ts"]
-    ]
-    assert asked and all(float(p["oldest"]) >= down_at.timestamp() - 1 for p in asked)
+    assert wait_for_row(bench.db, first["ts"]).thread_ts == quiet["ts"]
+    replies = [c.params for c in slack.calls_to("conversations.replies") if c.status == 200]
+    assert {p["ts"] for p in replies} == {parent["ts"], quiet["ts"]}  # not the untouched one
+    assert all(float(p["oldest"]) >= down_at.timestamp() - 1 for p in replies)
 
 
 def _latest(bench: Bench) -> str | None:

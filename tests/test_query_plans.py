@@ -20,12 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.capture.events import MessageSnapshot
 from bot.capture.gaps import failed_gaps, pending_gaps
-from bot.capture.service import (
-    is_incident_channel,
-    store_messages,
-    store_snapshot,
-    threads_before,
-)
+from bot.capture.service import is_incident_channel, store_messages, store_snapshot
 from bot.core import outbox
 from bot.incidents.service import Workspace, declare_incident
 from bot.postmortem.context import channel_messages
@@ -193,7 +188,6 @@ def exercise(session: Session) -> None:
     store_snapshot(session, team_id=TEAM, channel_id=channel, snapshot=snapshot, now=T0)
     pending_gaps(session, TEAM, channel)
     failed_gaps(session, TEAM, channel)
-    threads_before(session, TEAM, channel, T0 + timedelta(seconds=PER_CHANNEL // 2))
     now = T0 + timedelta(minutes=1)
     for lane in outbox.Lane:
         outbox.due(session, lane, now=now)

@@ -13,11 +13,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.capture.events import datetime_to_ts, delivery_of
+from bot.capture.events import datetime_to_ts, delivery_of, ts_to_datetime
 from bot.capture.gaps import GapReason, open_gap
-from bot.capture.service import apply_delivery, store_messages, threads_before
+from bot.capture.service import apply_delivery, store_messages
 from bot.core import outbox
 from bot.core.outbox_worker import PERMANENT_SLACK_ERRORS, Continue, JobRun, JobSpec
+from bot.incidents.service import latest_incident_in_channel
 from bot.membership import flows as membership_flows
 from bot.services import Services
 from bot.slack.budget import RateBudget
@@ -138,8 +139,9 @@ def _step(
             return False
         team, channel, cursor = gap.team_id, gap.channel_id, gap.cursor
         history_done, threads = gap.history_done, list(gap.threads or [])
-        oldest, latest = datetime_to_ts(gap.start_at), datetime_to_ts(gap.end_at)
-        downtime = gap.reason == GapReason.DOWNTIME
+        start_at, end_at = gap.start_at, gap.end_at
+        oldest, latest = datetime_to_ts(start_at), datetime_to_ts(end_at)
+        scan_from = _threads_since(session, services, gap)
     if history_done and not threads:
         _finish_gap(services, gap_id)
         return False
@@ -160,10 +162,12 @@ def _step(
         )
         messages = [m for m in page.get("messages") or [] if m.get("ts") != threads[0]]
     else:
-        page = client.conversations_history(oldest=oldest, latest=latest, inclusive=True, **params)
+        page = client.conversations_history(
+            oldest=datetime_to_ts(scan_from), latest=latest, inclusive=True, **params
+        )
         messages = list(page.get("messages") or [])
     next_cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-    people = [m for m in messages if not _is_own(m, mine)]
+    people = [m for m in messages if _within(m, start_at, end_at) and not _is_own(m, mine)]
     with services.db.session() as session:
         stored = store_messages(
             session, team_id=team, channel_id=channel, messages=people, now=services.clock()
@@ -176,14 +180,50 @@ def _step(
             if next_cursor is None:
                 gap.threads = threads[1:]
         else:
-            found = [m["ts"] for m in messages if int(m.get("reply_count") or 0) > 0]
-            if next_cursor is None and downtime:
-                # Replies posted during a downtime to threads started before it are in no
-                # history page of the gap: ask each thread the channel log knows about.
-                found += threads_before(session, team, channel, gap.start_at)
-            gap.threads = threads + [ts for ts in dict.fromkeys(found) if ts not in threads]
+            found = [m["ts"] for m in messages if _replied_during(m, start_at)]
+            gap.threads = threads + [ts for ts in found if ts not in threads]
             gap.history_done = next_cursor is None
     return True
+
+
+def _threads_since(session: Session, services: Services, gap: CaptureGap) -> datetime:
+    """Where the gap's history pages start. A downtime's start at its incident's lead-up: a
+    reply posted during the downtime to a thread started before it is in no page of the gap
+    itself, and only the thread's parent says so (`latest_reply`), so the parents since the
+    lead-up are read too (a page holds 200 of them; asking each known thread instead cost a
+    call per thread, and missed a message's first reply). The lead-up gap starts at itself."""
+    if gap.reason != GapReason.DOWNTIME:
+        return gap.start_at
+    incident = latest_incident_in_channel(session, gap.team_id, gap.channel_id)
+    if incident is None:
+        return gap.start_at
+    leadup = timedelta(minutes=services.settings.backfill_leadup_minutes)
+    return min(gap.start_at, incident.declared_at - leadup)
+
+
+def _within(message: dict[str, Any], start_at: datetime, end_at: datetime) -> bool:
+    """Whether a history item was posted during the gap (only those are stored: the parents
+    read before it were captured live)."""
+    posted = _posted_at(message.get("ts"))
+    return posted is not None and start_at <= posted <= end_at
+
+
+def _replied_during(message: dict[str, Any], start_at: datetime) -> bool:
+    """A thread parent whose replies may include some posted during the gap: one inside the
+    gap with replies, or an earlier one whose latest reply came at or after the gap's start."""
+    if int(message.get("reply_count") or 0) <= 0:
+        return False
+    posted, latest = _posted_at(message.get("ts")), _posted_at(message.get("latest_reply"))
+    if posted is None:
+        return False
+    return posted >= start_at or latest is None or latest >= start_at
+
+
+def _posted_at(ts: object) -> datetime | None:
+    try:
+        return ts_to_datetime(str(ts)) if ts is not None else None
+    except ValueError:
+        return None
 
 
 def _finish_gap(services: Services, gap_id: int) -> None:

@@ -246,26 +246,3 @@ def apply_delivery(session: Session, delivery: Delivery, channels: IncidentChann
     return store_snapshot(
         session, **where, snapshot=delivery.change.snapshot, now=delivery.received_at
     )
-
-
-def threads_before(session: Session, team_id: str, channel_id: str, before: datetime) -> list[str]:
-    """The threads (their parents' ts) the channel log holds messages of, from before `before`,
-    oldest first: a downtime's backfill asks each for the replies posted during it. A message
-    whose first reply came during the downtime is not among them (README: "What survives a
-    crash")."""
-    rows = session.scalars(
-        select(CapturedMessage.thread_ts)
-        .where(
-            CapturedMessage.team_id == team_id,
-            CapturedMessage.channel_id == channel_id,
-            CapturedMessage.posted_at < before,
-            CapturedMessage.thread_ts.is_not(None),
-        )
-        .distinct()
-    )
-    return sorted({ts for ts in rows if ts is not None}, key=_ts_order)
-
-
-def _ts_order(ts: str) -> tuple[int, str]:
-    """Slack ts values in time order, as text (none is ever parsed here)."""
-    return len(ts.partition(".")[0]), ts
