@@ -250,7 +250,6 @@ def during_generation(
         generation.seed_slack(slack, size)
         generation.seed_database(db, size, None)
         env = bot_env(slack, db.url, threads)
-        env["POSTMORTEM_MAX_CHARS"] = str(generation.MAX_CHARS)
         with bot_process(env) as (url, _pid):
             requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
             stop = threading.Event()

@@ -74,7 +74,6 @@ T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 GAP = timedelta(hours=1)
 HISTORY = ("conversations.history", "conversations.replies")
 MARKETPLACE_PER_MINUTE = 50  # Tier 3
-MAX_CHARS = 20_000_000  # 50,000 messages make ~3.5 MB of Markdown: over the 2,000,000 default
 OUTSIDE_PAGE = 15  # apps outside the Marketplace: 15 messages a page, 1 call a minute
 
 
@@ -267,7 +266,6 @@ def serving(
         slack,
         db.url,
         scheduler_first_run_seconds=3600,
-        postmortem_max_chars=MAX_CHARS,
     )
     bot = create_bot(Services(settings=settings, db=db, history_budget=budget))
     server = HttpServer(
@@ -297,7 +295,6 @@ def bot_in_process_of_its_own(
         DATABASE_URL=db.url,
         LOG_LEVEL="WARNING",
         SCHEDULER_FIRST_RUN_SECONDS="3600",
-        POSTMORTEM_MAX_CHARS=str(MAX_CHARS),
     )
     with bot_process(env) as (url, pid):
         yield SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id), pid

@@ -153,3 +153,27 @@ def test_the_documented_example_template_renders(tmp_path: Path) -> None:
     assert "- 14:25 — Roll back 4812 (Bob Dev)" in text
     assert "- [ ] Canary deploys for checkout — Bob Dev, due 2026-12-01" in text
     assert "Incident declared" not in text  # status events filtered out as the doc shows
+
+
+def test_a_50000_message_channel_log_renders_within_the_default_limit() -> None:
+    """Issue 15's largest channel (50,000 messages, about 3.5 MB of Markdown) was refused by the
+    default POSTMORTEM_MAX_CHARS: such an incident got no postmortem unless an operator knew to
+    raise it."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from bot.core.settings import Settings
+    from bot.postmortem.context import Message
+
+    context = sample_context()
+    first = context.messages[0]
+    text = "checkout 5xx at 40% after deploy 4812, rolling back the canary now"
+    messages = [
+        Message(first.at + timedelta(seconds=n), first.author, f"{text} ({n})", False, [])
+        for n in range(50_000)
+    ]
+    context = replace(context, messages=messages, message_count=len(messages))
+    limit = Settings.model_fields["postmortem_max_chars"].default
+    env = environment(None, max_chars=limit)
+    document = render(env, "standard", context.as_template_vars(), max_chars=limit)
+    assert len(document) > 3_500_000 and "(49999)" in document

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     postmortem_templates_dir: Path | None = None
     # A runaway custom template becomes a clear error instead of a stuck worker or a huge doc.
     postmortem_render_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    postmortem_max_chars: int = Field(default=2_000_000, ge=10_000, le=100_000_000)
+    postmortem_max_chars: int = Field(default=8_000_000, ge=10_000, le=100_000_000)
     postmortem_admins: str = ""  # comma-separated user ids who may complete any postmortem
     timeline_emoji: str = "pushpin"
     backfill_leadup_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)

@@ -24,7 +24,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 DEFAULT_SECONDS = 10.0
-DEFAULT_MAX_CHARS = 2_000_000  # far above any real postmortem; canvases hold much less
+# A 50,000-message channel log is about 3.5 MB of Markdown (issue 15's largest channel): the
+# bound is for a runaway template, not for a long incident.
+DEFAULT_MAX_CHARS = 8_000_000
 MAX_POWER_BITS = 4096
 
 
@@ -34,7 +36,10 @@ class RenderTimeout(Exception):
 
 class OutputTooLarge(Exception):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the document grew past {limit:,} characters")
+        super().__init__(
+            f"the document grew past {limit:,} characters, the POSTMORTEM_MAX_CHARS limit (an "
+            "operator can raise it for a channel log that long)"
+        )
         self.limit = limit
 
 
