@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from bot.capture.events import datetime_to_ts, delivery_of, ts_to_datetime
 from bot.capture.gaps import GapReason, open_gap
-from bot.capture.service import apply_delivery, store_messages
+from bot.capture.service import apply_delivery, declared_by, store_messages
 from bot.core import outbox
 from bot.core.outbox_worker import PERMANENT_SLACK_ERRORS, Continue, JobRun, JobSpec
-from bot.incidents.service import latest_incident_in_channel
 from bot.membership import flows as membership_flows
 from bot.services import Services
 from bot.slack.budget import RateBudget
@@ -194,11 +193,11 @@ def _threads_since(session: Session, services: Services, gap: CaptureGap) -> dat
     call per thread, and missed a message's first reply). The lead-up gap starts at itself."""
     if gap.reason != GapReason.DOWNTIME:
         return gap.start_at
-    incident = latest_incident_in_channel(session, gap.team_id, gap.channel_id)
-    if incident is None:
+    declared = declared_by(session, gap.team_id, gap.channel_id, gap.start_at)
+    if declared is None:
         return gap.start_at
     leadup = timedelta(minutes=services.settings.backfill_leadup_minutes)
-    return min(gap.start_at, incident.declared_at - leadup)
+    return declared - leadup
 
 
 def _within(message: dict[str, Any], start_at: datetime, end_at: datetime) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -245,4 +245,15 @@ def apply_delivery(session: Session, delivery: Delivery, channels: IncidentChann
         return mark_deleted(session, **where, change=delivery.change, now=delivery.received_at)
     return store_snapshot(
         session, **where, snapshot=delivery.change.snapshot, now=delivery.received_at
+    )
+
+
+def declared_by(session: Session, team_id: str, channel_id: str, at: datetime) -> datetime | None:
+    """When the incident the channel was running at `at` was declared (None: none was)."""
+    return session.scalar(
+        select(func.max(Incident.declared_at)).where(
+            Incident.team_id == team_id,
+            Incident.channel_id == channel_id,
+            Incident.declared_at <= at,
+        )
     )
