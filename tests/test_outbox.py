@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -176,20 +177,13 @@ def test_a_job_written_by_a_commit_costs_one_claim_and_one_look_after(db: Databa
         poll_seconds=60.0,
     ).start()
     fast = workers._wakeups[Lane.FAST]
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if "outbox_jobs" in statement and not statement.lstrip().startswith("INSERT"):
-            statements.append(" ".join(statement.split()))
-
     try:
         _until(lambda: fast.waiting == 4)  # each thread looked once at start, then waits
-        event.listen(db.engine, "before_cursor_execute", record)
-        _enqueue(db)
-        assert done.wait(5)
-        _until(lambda: fast.waiting == 4 and len(statements) >= 3)  # all idle again
+        with _outbox_statements(db) as statements:
+            _enqueue(db)
+            assert done.wait(5)
+            _until(lambda: fast.waiting == 4 and len(statements) >= 3)  # all idle again
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
         assert workers.stop(5)
     claims = [s for s in statements if "outbox_jobs.kind" in s and s.startswith("SELECT")]
     looks = [s for s in statements if s.startswith("SELECT outbox_jobs.id FROM")]
@@ -210,23 +204,20 @@ def test_under_a_burst_a_worker_claims_job_after_job_without_looking_between(
         poll_seconds=60.0,
     ).start()
     fast = workers._wakeups[Lane.FAST]
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if "outbox_jobs" in statement and statement.lstrip().startswith("SELECT"):
-            statements.append(" ".join(statement.split()))
-
     try:
         _until(lambda: fast.waiting == 1)
-        event.listen(db.engine, "before_cursor_execute", record)
-        with db.session() as session:  # one commit, three jobs
-            for n in (1, 2, 3):
-                outbox.enqueue(session, "test.job", {"n": n}, team_id="T1")
-        _until(lambda: len(ran) == 3 and fast.waiting == 1 and len(statements) >= 4)
+        with _outbox_statements(db) as statements:
+            with db.session() as session:  # one commit, three jobs
+                for n in (1, 2, 3):
+                    outbox.enqueue(session, "test.job", {"n": n}, team_id="T1")
+
+            def selects() -> list[str]:
+                return [s for s in statements if s.startswith("SELECT")]
+
+            _until(lambda: len(ran) == 3 and fast.waiting == 1 and len(selects()) >= 4)
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
         assert workers.stop(5)
-    kinds = ["claim" if "outbox_jobs.kind" in s else "look" for s in statements]
+    kinds = ["claim" if "outbox_jobs.kind" in s else "look" for s in selects()]
     assert ran == [1, 2, 3]
     assert kinds == ["claim", "claim", "claim", "look"]  # one look, after the last job
 
@@ -290,6 +281,22 @@ def test_a_new_job_wakes_one_worker_and_a_drain_wakes_them_all() -> None:
     _until(lambda: len(woken) == 4)
     for thread in threads:
         thread.join(5)
+
+
+@contextmanager
+def _outbox_statements(db: Database) -> Iterator[list[str]]:
+    """The statements on outbox_jobs sent while in the block, inserts aside, one line each."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if "outbox_jobs" in statement and not statement.lstrip().startswith("INSERT"):
+            statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
