@@ -367,8 +367,10 @@ class FollowUp(Base):
         passive_deletes=True,
         order_by="FollowUpChange.id",
     )
+    # In the follow-up's own query (at most one link): a button click loaded it with a second
+    # round trip, on the ack's path.
     jira_link: Mapped[JiraLink | None] = relationship(
-        back_populates="follow_up", lazy="selectin", passive_deletes=True
+        back_populates="follow_up", lazy="joined", passive_deletes=True
     )
 
     @property
