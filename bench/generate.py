@@ -359,11 +359,11 @@ def measure(url: str | None, messages: int, *, gap: bool, runs: int, speedup: fl
 
 
 def within(params: dict[str, object], window: tuple[datetime, datetime]) -> bool:
-    """Whether a history/replies call asked only about the gap (a replies call, for the
-    thread's messages posted during it)."""
+    """Whether a history/replies call asked only about the gap (a replies call: for the
+    thread's messages since the gap began; the later ones were captured live)."""
     low, high = (w.timestamp() for w in window)
     oldest, latest = float(str(params.get("oldest", 0))), float(str(params.get("latest", 1e12)))
-    return low - 1 <= oldest and latest <= high + 1
+    return low - 1 <= oldest and ("ts" in params or latest <= high + 1)
 
 
 def reads_parents_before(params: dict[str, object], window: tuple[datetime, datetime]) -> bool:

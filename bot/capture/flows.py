@@ -155,10 +155,9 @@ def _step(
     if cursor:
         params["cursor"] = cursor
     if history_done:
-        # Only the gap's replies: the rest were captured live (or are another gap's).
-        page = client.conversations_replies(
-            ts=threads[0], oldest=oldest, latest=latest, inclusive=True, **params
-        )
+        # From the gap's start: earlier replies were captured live (or are another gap's). No
+        # `latest`: a reply posted as capture resumed is fetched again rather than risked.
+        page = client.conversations_replies(ts=threads[0], oldest=oldest, inclusive=True, **params)
         messages = [m for m in page.get("messages") or [] if m.get("ts") != threads[0]]
     else:
         page = client.conversations_history(
