@@ -140,7 +140,8 @@ def _step(
         history_done, threads = gap.history_done, list(gap.threads or [])
         start_at, end_at = gap.start_at, gap.end_at
         oldest, latest = datetime_to_ts(start_at), datetime_to_ts(end_at)
-        scan_from = _threads_since(session, services, gap)
+        # Only the history pages need it (a query per step otherwise wasted on each thread).
+        scan_from = start_at if history_done else _threads_since(session, services, gap)
     if history_done and not threads:
         _finish_gap(services, gap_id)
         return False
