@@ -288,7 +288,10 @@ def send(url: str, attempt: Attempt) -> tuple[Sent, dict[str, str]]:
             "X-Slack-Signature": sign(SIGNING_SECRET, bad, attempt.body),
         }
     elif attempt.cls == "bad-signature":
-        headers |= {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": good[:-4] + "beef"}
+        # Never the right one: a signature that happened to end in "beef" stayed valid (one
+        # request in 65,536), and a fuzz run once failed on it.
+        wrong = good[:-4] + ("dead" if good.endswith("beef") else "beef")
+        headers |= {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": wrong}
     elif attempt.cls == "malformed-signature":
         headers |= {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": good.upper()}
     elif attempt.cls == "other-secret":
