@@ -14,12 +14,15 @@ paying its own timeout. On PostgreSQL:
   data), then `pool_pre_ping` replaces what died;
 - a free connection from the pool: `pool_timeout`.
 
-On SQLite the only wait is for another writer's lock: the busy timeout (the lock timeout).
+On SQLite the only wait is for another writer's lock, at most the lock timeout: the threads of
+one process queue for it in turn (storage.write_queue), other processes wait in SQLite's busy
+handler.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,6 +38,7 @@ from sqlalchemy.pool import NullPool
 
 from storage.health import ANSWER_WITHIN_SECONDS, DatabaseHealth
 from storage.roundtrips import GuardedConnection, RoundTrips
+from storage.write_queue import WriteQueue
 
 # How much longer than the statement timeout the bot waits for an answer before it gives up on
 # its own: the server answers a timed-out statement with an error, so silence past this margin
@@ -141,6 +145,7 @@ class Database:
         self.engine: Engine = self._create_engine(echo=echo)
         self._probe_engine: Engine = self._create_probe_engine()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = None if self._postgres else WriteQueue()
         self._commit_hooks: list[Callable[[Session], None]] = []
         event.listen(self._sessions, "after_commit", self._after_commit)
 
@@ -178,22 +183,39 @@ class Database:
         it committed can't be known: CommitOutcomeUnknown says so, instead of a plain failure
         that would let the caller say "not saved" about something that may be saved."""
         self.require_available()
-        session = self._sessions()
-        try:
-            session.begin()
-            yield session
-            session.flush()  # a failure up to here means nothing was committed
+        with self._writer_turn():
+            session = self._sessions()
             try:
-                session.commit()
-            except Exception as error:
-                if self._postgres and is_unavailable(error):
-                    raise CommitOutcomeUnknown(explain(error)) from error
+                session.begin()
+                yield session
+                session.flush()  # a failure up to here means nothing was committed
+                try:
+                    session.commit()
+                except Exception as error:
+                    if self._postgres and is_unavailable(error):
+                        raise CommitOutcomeUnknown(explain(error)) from error
+                    raise
+            except BaseException:
+                session.rollback()
                 raise
-        except BaseException:
-            session.rollback()
-            raise
+            finally:
+                session.close()
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """On SQLite, this process's writers take the write lock in the order they ask
+        (storage.write_queue), waiting at most the lock timeout as they would for SQLite."""
+        if self._writers is None:
+            yield
+            return
+        if not self._writers.acquire(self.timeouts.lock):
+            raise sa_exc.OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
+        try:
+            yield
         finally:
-            session.close()
+            self._writers.release()
 
     @contextmanager
     def single_statement(self) -> Iterator[Session]:

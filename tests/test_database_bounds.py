@@ -164,3 +164,81 @@ def test_a_read_session_takes_no_write_lock_on_sqlite(tmp_path: Path) -> None:
     with db.read_session() as session:
         assert session.execute(text("SELECT count(*) FROM t")).scalar() == 1
     db.dispose()
+
+
+def _holding_the_write_lock(db: Database, release: threading.Event) -> threading.Thread:
+    """A writer that takes SQLite's write lock and keeps it until `release` is set."""
+    holding = threading.Event()
+
+    def hold() -> None:
+        with db.session() as session:
+            session.execute(text("INSERT INTO t VALUES ('holder')"))
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    return holder
+
+
+def test_sqlite_writers_of_one_process_get_the_lock_in_the_order_they_asked(
+    tmp_path: Path,
+) -> None:
+    """SQLite's busy handler lets a waiting writer sleep longer and longer (up to 100 ms a
+    try) while one that has just arrived retries within milliseconds: under a burst, a request
+    that waited longest kept losing the lock to newer ones, past the lock timeout, and was told
+    its change was not saved (the ack benchmark, 50 clients during a generation)."""
+    db = Database(f"sqlite:///{tmp_path / 'order.sqlite3'}")
+    with db.session() as session:
+        session.execute(text("CREATE TABLE t (who TEXT)"))
+    release = threading.Event()
+    holder = _holding_the_write_lock(db, release)
+
+    def write(who: str, asking: threading.Event) -> None:
+        asking.set()
+        with db.session() as session:
+            session.execute(text("INSERT INTO t VALUES (:who)"), {"who": who})
+
+    first_asked, second_asked = threading.Event(), threading.Event()
+    first = threading.Thread(target=write, args=("first", first_asked))
+    first.start()
+    assert first_asked.wait(5)
+    time.sleep(0.4)  # the first has been waiting a while (SQLite's retries are 100 ms apart)
+    second = threading.Thread(target=write, args=("second", second_asked))
+    second.start()
+    assert second_asked.wait(5)
+    time.sleep(0.03)  # the second asks too, before the lock comes free
+    release.set()
+    for thread in (holder, first, second):
+        thread.join(10)
+    with db.read_session() as session:
+        order = list(session.execute(text("SELECT who FROM t ORDER BY rowid")).scalars())
+    db.dispose()
+    assert order == ["holder", "first", "second"]
+
+
+def test_a_sqlite_writer_that_waits_past_the_lock_timeout_is_told_and_the_queue_goes_on(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'timeout.sqlite3'}", timeouts=Timeouts(lock=0.3))
+    with db.session() as session:
+        session.execute(text("CREATE TABLE t (who TEXT)"))
+    release = threading.Event()
+    holder = _holding_the_write_lock(db, release)
+    started = time.monotonic()
+    with pytest.raises(OperationalError) as refused:
+        with db.session() as session:
+            session.execute(text("INSERT INTO t VALUES ('late')"))
+    waited = time.monotonic() - started
+    assert 0.25 <= waited < 2.0
+    assert "database is locked" in db.explain(refused.value)
+    assert "DATABASE_LOCK_TIMEOUT_SECONDS=0.3" in db.explain(refused.value)
+    release.set()
+    holder.join(10)
+    with db.session() as session:  # the writer that gave up holds no place in the queue
+        session.execute(text("INSERT INTO t VALUES ('next')"))
+    with db.read_session() as session:
+        rows = list(session.execute(text("SELECT who FROM t ORDER BY rowid")).scalars())
+    db.dispose()
+    assert rows == ["holder", "next"]
