@@ -15,7 +15,7 @@ paying its own timeout. On PostgreSQL:
 - a free connection from the pool: `pool_timeout`.
 
 On SQLite the only wait is for another writer's lock, at most the lock timeout: the threads of
-one process queue for it in turn (storage.write_queue), other processes wait in SQLite's busy
+one process take turns at it (storage.write_queue), other processes wait in SQLite's busy
 handler.
 """
 
@@ -145,7 +145,6 @@ class Database:
         self.engine: Engine = self._create_engine(echo=echo)
         self._probe_engine: Engine = self._create_probe_engine()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = None if self._postgres else WriteQueue()
         self._commit_hooks: list[Callable[[Session], None]] = []
         event.listen(self._sessions, "after_commit", self._after_commit)
 
@@ -183,39 +182,22 @@ class Database:
         it committed can't be known: CommitOutcomeUnknown says so, instead of a plain failure
         that would let the caller say "not saved" about something that may be saved."""
         self.require_available()
-        with self._writer_turn():
-            session = self._sessions()
-            try:
-                session.begin()
-                yield session
-                session.flush()  # a failure up to here means nothing was committed
-                try:
-                    session.commit()
-                except Exception as error:
-                    if self._postgres and is_unavailable(error):
-                        raise CommitOutcomeUnknown(explain(error)) from error
-                    raise
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
-
-    @contextmanager
-    def _writer_turn(self) -> Iterator[None]:
-        """On SQLite, this process's writers take the write lock in the order they ask
-        (storage.write_queue), waiting at most the lock timeout as they would for SQLite."""
-        if self._writers is None:
-            yield
-            return
-        if not self._writers.acquire(self.timeouts.lock):
-            raise sa_exc.OperationalError(
-                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
-            )
+        session = self._sessions()
         try:
-            yield
+            session.begin()
+            yield session
+            session.flush()  # a failure up to here means nothing was committed
+            try:
+                session.commit()
+            except Exception as error:
+                if self._postgres and is_unavailable(error):
+                    raise CommitOutcomeUnknown(explain(error)) from error
+                raise
+        except BaseException:
+            session.rollback()
+            raise
         finally:
-            self._writers.release()
+            session.close()
 
     @contextmanager
     def single_statement(self) -> Iterator[Session]:
@@ -285,7 +267,7 @@ class Database:
         t = self.timeouts
         if not self._postgres:
             engine = create_engine(self.url, echo=echo, **_sqlite_arguments(self.url, t))
-            _configure_sqlite(engine, t)
+            _configure_sqlite(engine, t, WriteQueue(patience=t.lock / 4))
         else:
             engine = create_engine(
                 self.url,
@@ -365,7 +347,10 @@ def _sqlite_arguments(url: str, timeouts: Timeouts) -> dict[str, Any]:
     return arguments
 
 
-def _configure_sqlite(engine: Engine, timeouts: Timeouts) -> None:
+_WRITER_TURN = "postmortem_bot.writer_turn"  # Connection.info: this connection holds it
+
+
+def _configure_sqlite(engine: Engine, timeouts: Timeouts, writers: WriteQueue) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how transactions start (see below).
@@ -388,5 +373,35 @@ def _configure_sqlite(engine: Engine, timeouts: Timeouts) -> None:
         # (Database.read_session) needs no lock.
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
-        else:
+            return
+        # This process's writers take turns (storage.write_queue): none waits past a quarter
+        # of the lock timeout while others keep taking it, none past the timeout itself.
+        if not writers.acquire(timeouts.lock):
+            raise sa_exc.OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
+        try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writers.release()
+            raise
+        conn.info[_WRITER_TURN] = True
+
+    def give_back(info: dict[Any, Any]) -> None:
+        if info.pop(_WRITER_TURN, False):
+            writers.release()
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: Any) -> None:
+        # Just before the COMMIT (or ROLLBACK) itself: the next writer's BEGIN IMMEDIATE waits
+        # in SQLite's busy handler for no longer than that takes.
+        give_back(conn.info)
+
+    # A connection that ends its transaction any other way still gives its turn back.
+    @event.listens_for(engine.pool, "checkin")
+    @event.listens_for(engine.pool, "invalidate")
+    @event.listens_for(engine.pool, "soft_invalidate")
+    def _on_dropped(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+        if record is not None:
+            give_back(record.info)

@@ -1,5 +1,5 @@
-"""storage.write_queue: one holder at a time, handed over in order, and a waiter that gives up
-leaves no hole in the queue."""
+"""storage.write_queue: one holder at a time, every waiter served or told in time, and a waiter
+that gives up leaves no hole in the queue."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from storage.write_queue import WriteQueue
 
 
 def test_many_threads_with_short_patience_never_hold_it_together_and_all_finish() -> None:
-    queue, inside, most, lock = WriteQueue(), [0], [0], threading.Lock()
+    queue, inside, most, lock = WriteQueue(patience=0.01), [0], [0], threading.Lock()
     took, gave_up = [0], [0]
 
     def writer(n: int) -> None:
@@ -39,7 +39,7 @@ def test_many_threads_with_short_patience_never_hold_it_together_and_all_finish(
 
 
 def test_the_holder_may_ask_again_and_others_wait_until_it_has_let_go_fully() -> None:
-    queue = WriteQueue()
+    queue = WriteQueue(patience=0.05)
     assert queue.acquire(1) and queue.acquire(1)  # a write session inside its own
     got: list[bool] = []
     other = threading.Thread(target=lambda: got.append(queue.acquire(0.2)))
