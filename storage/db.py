@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -347,7 +348,7 @@ def _sqlite_arguments(url: str, timeouts: Timeouts) -> dict[str, Any]:
     return arguments
 
 
-_WRITER_TURN = "postmortem_bot.writer_turn"  # Connection.info: this connection holds it
+_WRITER_TURN = "postmortem_bot.writer_turn"  # Connection.info: the thread whose turn it holds
 
 
 def _configure_sqlite(engine: Engine, timeouts: Timeouts, writers: WriteQueue) -> None:
@@ -385,11 +386,12 @@ def _configure_sqlite(engine: Engine, timeouts: Timeouts, writers: WriteQueue) -
         except BaseException:
             writers.release()
             raise
-        conn.info[_WRITER_TURN] = True
+        conn.info[_WRITER_TURN] = threading.get_ident()
 
     def give_back(info: dict[Any, Any]) -> None:
-        if info.pop(_WRITER_TURN, False):
-            writers.release()
+        holder = info.pop(_WRITER_TURN, None)
+        if holder is not None:
+            writers.release(holder)
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")

@@ -70,9 +70,12 @@ class WriteQueue:
                     self._wake_oldest()  # it may have been waiting behind this one
                     return False
 
-    def release(self) -> None:
+    def release(self, holder: int | None = None) -> None:
+        """Let go once; `holder` is the thread that took it (default: this one), for a
+        connection handed back by another thread (the garbage collector's, for a session
+        dropped mid-transaction): a turn nobody gives back would stop every write."""
         with self._mutex:
-            if self._owner != threading.get_ident():
+            if self._owner != (threading.get_ident() if holder is None else holder):
                 raise RuntimeError("the write lock was released by a thread that does not hold it")
             self._depth -= 1
             if self._depth:

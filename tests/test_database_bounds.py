@@ -265,3 +265,31 @@ def test_a_sqlite_write_that_fails_gives_its_turn_back(tmp_path: Path) -> None:
         rows = list(session.execute(text("SELECT who FROM t ORDER BY rowid")).scalars())
     db.dispose()
     assert rows == ["taken", "next"]
+
+
+def test_a_sqlite_write_dropped_mid_transaction_by_its_thread_gives_its_turn_back(
+    tmp_path: Path,
+) -> None:
+    """A session a thread abandons without commit or rollback is handed back to the pool by
+    whichever thread collects it; its turn must come back with it, or no write would go
+    through again."""
+    import gc
+
+    db = Database(f"sqlite:///{tmp_path / 'dropped.sqlite3'}", timeouts=Timeouts(lock=0.5))
+    with db.session() as session:
+        session.execute(text("CREATE TABLE t (who TEXT)"))
+
+    def abandon() -> None:
+        session = db._sessions()
+        session.execute(text("INSERT INTO t VALUES ('abandoned')"))  # BEGIN IMMEDIATE taken
+
+    thread = threading.Thread(target=abandon)
+    thread.start()
+    thread.join(5)
+    gc.collect()  # this thread hands the abandoned connection back
+    with db.session() as session:
+        session.execute(text("INSERT INTO t VALUES ('next')"))
+    with db.read_session() as session:
+        rows = list(session.execute(text("SELECT who FROM t ORDER BY rowid")).scalars())
+    db.dispose()
+    assert rows == ["next"]
