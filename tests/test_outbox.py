@@ -156,6 +156,34 @@ def test_a_commit_that_writes_jobs_wakes_the_workers(db: Database) -> None:
         assert workers.stop(5)
 
 
+def test_a_lane_run_by_another_process_is_woken_there_and_never_run_here(db: Database) -> None:
+    """The slow lane in the slow-work process (bot.slow_work): a commit that writes its job
+    down wakes that process, and this one's threads leave the job alone."""
+    ran: list[str] = []
+    woken = threading.Event()
+    workers = OutboxWorkers(
+        db,
+        [
+            JobSpec("test.slow", Lane.SLOW, lambda run: ran.append("slow")),
+            JobSpec("test.fast", Lane.FAST, lambda run: ran.append("fast")),
+        ],
+        threads={Lane.FAST: 2},
+        elsewhere={Lane.SLOW: woken.set},
+        poll_seconds=0.05,
+    ).start()
+    try:
+        with db.session() as session:
+            outbox.enqueue(session, "test.slow", {}, team_id="T1", lane=Lane.SLOW)
+        assert woken.wait(5)
+        with db.session() as session:  # a later job, on this process's lane
+            outbox.enqueue(session, "test.fast", {}, team_id="T1")
+        _until(lambda: ran == ["fast"])
+    finally:
+        assert workers.stop(5)
+    assert ran == ["fast"]
+    assert _states(db) == [OutboxState.PENDING, OutboxState.DONE]
+
+
 def test_a_claim_says_whether_another_job_is_due(db: Database) -> None:
     _enqueue(db, n=1)
     _enqueue(db, n=2)

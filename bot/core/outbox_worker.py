@@ -54,6 +54,7 @@ PERMANENT_SLACK_ERRORS = frozenset(
     }
 )
 MAX_RETRY_AFTER = timedelta(minutes=5)
+THREADS = {Lane.FAST: 4, Lane.SLOW: 2}  # per lane, in each process that runs the lane
 
 
 class PermanentFailure(Exception):
@@ -157,14 +158,19 @@ class OutboxWorkers:
         poll_seconds: float = 1.0,
         lease: timedelta = outbox.LEASE,
         tell: Tell | None = None,
+        elsewhere: dict[Lane, Callable[[], None]] | None = None,
     ) -> None:
+        """`threads`: how many threads each lane runs here (a lane left out runs none here).
+        `elsewhere`: for a lane another process runs (bot.slow_work), how to wake it when a
+        commit here writes one of its jobs down."""
         self._db = db
         self._lease = lease
         self._tell = tell
         self._specs = {spec.kind: spec for spec in specs}
-        self._threads = threads or {Lane.FAST: 4, Lane.SLOW: 2}
+        self._threads = THREADS if threads is None else threads
         self._poll = poll_seconds
         self._wakeups = {lane: _Wakeups() for lane in Lane}
+        self._elsewhere = dict(elsewhere or {})
         self._stopping = threading.Event()
         self._draining = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -188,6 +194,10 @@ class OutboxWorkers:
         """Wake the lanes' workers: all of them, or (`everyone=False`) one, which wakes the next
         when it finds work (`_loop`), so a single new job costs one claim, not one per thread."""
         for lane in lanes:
+            wake_elsewhere = self._elsewhere.get(Lane(lane))
+            if wake_elsewhere is not None:
+                wake_elsewhere()
+                continue
             wakeups = self._wakeups.get(Lane(lane))
             if wakeups is not None:
                 wakeups.wake(everyone=everyone)
