@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -15,8 +16,8 @@ from slack_sdk.errors import SlackApiError
 import handlers
 from bot.capture import flows as capture_flows
 from bot.confluence.flows import ConfluenceSetup, make_confluence
-from bot.core.outbox import Job
-from bot.core.outbox_worker import JobSpec, OutboxWorkers
+from bot.core.outbox import Job, Lane
+from bot.core.outbox_worker import THREADS, JobSpec, OutboxWorkers
 from bot.core.settings import README_HINT, Settings
 from bot.followups import flows as followup_flows
 from bot.home import flows as home_flows
@@ -39,6 +40,7 @@ from bot.slack.oauth import (
 )
 from bot.slack.replies import Replies
 from bot.slack.workspaces import SingleWorkspace, Workspaces
+from bot.slow_work import SlowWorkProcess
 from bot.status import flows as status_flows
 from bot.timeline import flows as timeline_flows
 from handlers.middleware import refusal
@@ -62,12 +64,19 @@ class Bot:
     workspaces: Workspaces
     jira: JiraSync | None = None
     confluence: ConfluenceSetup | None = None
+    slow_work: SlowWorkProcess | None = None
 
     def close(self, timeout: float = SHUTDOWN_DRAIN_SECONDS) -> bool:
         """Finish the work already recorded (call after the server stops taking requests): the
-        outbox jobs that are due, then the private replies still queued. True if in time."""
+        outbox jobs that are due, here and in the slow-work process at the same time, then the
+        private replies still queued. True if in time."""
+        deadline = time.monotonic() + timeout
+        if self.slow_work is not None:
+            self.slow_work.request_stop()
         drained = self.workers.stop(timeout)
         self.services.replies.close()
+        if self.slow_work is not None:
+            drained = self.slow_work.stop(max(0.0, deadline - time.monotonic())) and drained
         return drained
 
 
@@ -130,8 +139,14 @@ def oauth_settings(settings: Settings, db: Database) -> OAuthSettings:
     )
 
 
-def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
-    """Raises ConfigError (missing settings) or SlackStartupError (Slack refuses or is away)."""
+def create_bot(
+    services: Services,
+    *,
+    client: WebClient | None = None,
+    slow_work: SlowWorkProcess | None = None,
+) -> Bot:
+    """Raises ConfigError (missing settings) or SlackStartupError (Slack refuses or is away).
+    With `slow_work`, the slow lane's jobs are left to its process (start it after this)."""
     settings = services.settings
     settings.require_slack()
     # Multi-workspace install: no token to check now; each workspace's token is looked up in
@@ -167,38 +182,79 @@ def create_bot(services: Services, *, client: WebClient | None = None) -> Bot:
     if flow is not None:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
         workspaces = InstalledWorkspaces.from_settings(services.db, settings)
-    jira = make_jira_sync(services, workspaces)
-    confluence = make_confluence(settings)
-    # One budget per process (a benchmark may bring its own, on a clock of its own).
-    budget = services.history_budget or RateBudget(settings.slack_history_calls_per_minute)
-    replies = Replies(allows=settings.response_url_policy.allows)
-    services = replace(
-        services,
-        jira=jira,
-        confluence=confluence.gateway if confluence is not None else None,
-        workspaces=workspaces,
-        history_budget=budget,
-        replies=replies,
-    )
-
-    def tell(job: Job, text: str) -> None:
-        replies.respond(job.payload.get("reply_to"), {"text": text, "response_type": "ephemeral"})
-
-    workers = OutboxWorkers(
-        services.db,
-        job_specs(services),
-        lease=timedelta(seconds=settings.outbox_lease_seconds),
-        tell=tell,
-    ).start()
+    services, confluence = with_integrations(services, workspaces)
+    if slow_work is None:
+        workers = outbox_workers(services)
+    else:  # the slow lane runs in slow_work's process; a commit here wakes it through a pipe
+        workers = outbox_workers(
+            services, threads={Lane.FAST: THREADS[Lane.FAST]}, elsewhere={Lane.SLOW: slow_work.wake}
+        )
+    workers.start()
     handlers.register(app, services)
     return Bot(
         app=app,
         workers=workers,
         services=services,
         workspaces=workspaces,
-        jira=jira,
+        jira=services.jira,
         confluence=confluence,
+        slow_work=slow_work,
     )
+
+
+def with_integrations(
+    services: Services, workspaces: Workspaces
+) -> tuple[Services, ConfluenceSetup | None]:
+    """`services` with what jobs and listeners call: each workspace's client, Jira, Confluence,
+    the history rate budget and the private replies queue (one of each per process)."""
+    settings = services.settings
+    confluence = make_confluence(settings)
+    # One budget per process (a benchmark may bring its own, on a clock of its own).
+    budget = services.history_budget or RateBudget(settings.slack_history_calls_per_minute)
+    services = replace(
+        services,
+        jira=make_jira_sync(services, workspaces),
+        confluence=confluence.gateway if confluence is not None else None,
+        workspaces=workspaces,
+        history_budget=budget,
+        replies=Replies(allows=settings.response_url_policy.allows),
+    )
+    return services, confluence
+
+
+def outbox_workers(
+    services: Services,
+    *,
+    threads: dict[Lane, int] | None = None,
+    elsewhere: dict[Lane, Callable[[], None]] | None = None,
+) -> OutboxWorkers:
+    """The outbox workers of this process (not started), for every kind of job."""
+    replies = services.replies
+
+    def tell(job: Job, text: str) -> None:
+        replies.respond(job.payload.get("reply_to"), {"text": text, "response_type": "ephemeral"})
+
+    return OutboxWorkers(
+        services.db,
+        job_specs(services),
+        threads=threads,
+        lease=timedelta(seconds=services.settings.outbox_lease_seconds),
+        tell=tell,
+        elsewhere=elsewhere,
+    )
+
+
+def slow_work_workers(services: Services) -> tuple[OutboxWorkers, Services]:
+    """The slow lane's workers, for the slow-work process (bot.slow_work): its own clients,
+    made from the settings; the parent checked the token already."""
+    settings = services.settings
+    workspaces: Workspaces = (
+        InstalledWorkspaces.from_settings(services.db, settings)
+        if settings.oauth_mode
+        else SingleWorkspace(make_web_client(settings))
+    )
+    services, _ = with_integrations(services, workspaces)
+    return outbox_workers(services, threads={Lane.SLOW: THREADS[Lane.SLOW]}), services
 
 
 def job_specs(services: Services) -> list[JobSpec]:

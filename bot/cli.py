@@ -93,14 +93,20 @@ def main() -> None:
 )
 def run(port: int | None, host: str, threads: int | None) -> None:
     """Start the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP."""
-    from bot.app import SlackStartupError, create_bot
+    from bot.slow_work import SlowWorkProcess, share_metrics, uses_a_child_process
+
+    settings = _settings()
+    in_a_child = uses_a_child_process(settings.slow_work_process, settings.database_url)
+    if in_a_child:
+        share_metrics()  # before prometheus_client is imported: the child's work counts too
+
+    from bot.app import SHUTDOWN_DRAIN_SECONDS, SlackStartupError, create_bot
     from bot.core.logs import configure_logging, secret_values
     from bot.services import Services
     from bot.web.server import HttpServer, WebApp
     from bot.webapp.app import create_web_view
     from storage.migrate import upgrade
 
-    settings = _settings()
     try:
         settings.require_slack()
     except ConfigError as error:
@@ -110,10 +116,15 @@ def run(port: int | None, host: str, threads: int | None) -> None:
     with _database_errors(db):
         upgrade(db)
     services = Services(settings=settings, db=db)
+    slow_work = None
+    if in_a_child:
+        slow_work = SlowWorkProcess(min(SHUTDOWN_DRAIN_SECONDS, settings.shutdown_timeout_seconds))
     try:
-        bot = create_bot(services)
+        bot = create_bot(services, slow_work=slow_work)
     except SlackStartupError as error:
         raise Fatal(str(error)) from None
+    if slow_work is not None:
+        slow_work.start()
     from bot.scheduler import start_scheduler
 
     if bot.jira is not None:
@@ -221,6 +232,28 @@ def _stop_on_signals(server: Stoppable) -> Callable[[], bool]:
         return outcome == [True]
 
     return stopped_in_time
+
+
+@main.command("slow-work", hidden=True)
+@click.option("--wake-fd", type=int, required=True, help="The pipe `run` wakes this process by.")
+@click.option("--drain-seconds", type=float, default=20.0, help="The bound of a stop.")
+def slow_work(wake_fd: int, drain_seconds: float) -> None:
+    """The slow lane's outbox workers, as a child of `run` (bot.slow_work): generation,
+    backfill, Jira and Confluence. Stops when `run` closes the pipe, or exits."""
+    from bot.app import slow_work_workers
+    from bot.core.logs import configure_logging, secret_values
+    from bot.core.outbox import Lane
+    from bot.services import Services
+    from bot.slow_work import serve
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format, secrets=secret_values(settings))
+    workers, services = slow_work_workers(Services(settings=settings, db=_database(settings)))
+    workers.start()
+    serve(wake_fd, lambda: workers.wake([Lane.SLOW], everyone=False))
+    drained = workers.stop(drain_seconds)
+    services.replies.close()
+    _exit_after_stop(drained, drain_seconds)
 
 
 @main.command()

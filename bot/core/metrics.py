@@ -11,12 +11,24 @@ Public API: `observe_api_call`, `instrument_requests_session`, `reminder_sent`,
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -163,8 +175,17 @@ def path_template(url: str) -> str:
 
 
 def exposition() -> tuple[bytes, str]:
-    """The default registry in Prometheus text format, and its content type."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    """The metrics in Prometheus text format, and its content type: this process's registry;
+    or, when the slow work runs in a process of its own (bot.slow_work.share_metrics), every
+    process's counters added up, with this process's own metrics (CPU, memory, GC)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 __all__ = [
