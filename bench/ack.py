@@ -80,6 +80,7 @@ def bot_env(slack: FakeSlack, database_url: str, threads: int) -> dict[str, str]
         LOG_LEVEL="WARNING",
         SCHEDULER_FIRST_RUN_SECONDS="3600",  # no reminder sweep during the measurement
         SLACK_RESPONSE_URL_HOSTS="hooks.slack.com,http://127.0.0.1",  # the fake's, a dead one
+        SLOW_WORK_PROCESS=os.environ.get("BENCH_SLOW_WORK_PROCESS", "true"),
     )
     return env
 
@@ -384,12 +385,19 @@ def main() -> None:
         help="loads on the real bot: plain (/timeline), dead (dead response_urls), "
         "generation (during a 10,000-message generation)",
     )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="run the bot with SLOW_WORK_PROCESS=false (slow work in the serving process)",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--slack-api-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare, args.slack_api_url, args.threads)
         return
+    if args.one_process:
+        os.environ["BENCH_SLOW_WORK_PROCESS"] = "false"
     loads = set(args.loads.split(","))
     rows: list[tuple[str, list[Level]]] = []
     if "plain" in loads:

@@ -295,6 +295,7 @@ def bot_in_process_of_its_own(
         DATABASE_URL=db.url,
         LOG_LEVEL="WARNING",
         SCHEDULER_FIRST_RUN_SECONDS="3600",
+        SLOW_WORK_PROCESS=os.environ.get("BENCH_SLOW_WORK_PROCESS", "true"),
     )
     with bot_process(env) as (url, pid):
         yield SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id), pid
