@@ -45,6 +45,7 @@ from bot.status import flows as status_flows
 from bot.timeline import flows as timeline_flows
 from handlers.middleware import refusal
 from storage.db import Database
+from storage.write_queue import answering
 
 SHUTDOWN_DRAIN_SECONDS = 20.0  # the most a stop waits for recorded work (see Bot.close)
 
@@ -114,7 +115,8 @@ def before_authorize(
     refused = refusal(request)
     if refused is not None:
         return refused
-    return instrument_request_client(context, next)
+    with answering():  # its writes go before work done after other acks (storage.write_queue)
+        return instrument_request_client(context, next)
 
 
 def oauth_settings(settings: Settings, db: Database) -> OAuthSettings:

@@ -11,7 +11,13 @@ Here the threads of a process wait for each other instead, and are woken the mom
 is free. Whoever comes first takes it (handing it strictly in turn would leave it idle while
 the next thread waits for the interpreter, and cost throughput) until a writer has waited
 `patience` seconds: then it is that writer's, the longest-waiting first. Only other processes
-(the command line) are left to SQLite's busy handler.
+(the command line, the slow-work process) are left to SQLite's busy handler.
+
+Writes someone waits an answer for (`answering()`: a Slack request not yet acknowledged) go
+before writes done after an ack (the outbox workers), within that same patience. And the
+thread that lets go of the lock lets such a writer run at once: otherwise it kept the
+interpreter for up to Python's switch interval (5 ms) while the free lock waited for the
+thread it had woken, which capped a burst of requests at a few hundred writes a second.
 """
 
 from __future__ import annotations
@@ -19,11 +25,29 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_ANSWERING: ContextVar[bool] = ContextVar("postmortem_bot_answering", default=False)
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """Mark the writes in this block as ones someone is waiting for (a request not yet
+    acknowledged): they go before work done after an ack, within the patience that bounds
+    every writer's wait."""
+    token = _ANSWERING.set(True)
+    try:
+        yield
+    finally:
+        _ANSWERING.reset(token)
 
 
 class _Waiter:
-    def __init__(self, since: float) -> None:
+    def __init__(self, since: float, urgent: bool) -> None:
         self.since = since
+        self.urgent = urgent
         self.turn = threading.Lock()  # released to wake this waiter
         self.turn.acquire()
         self.woken = False
@@ -50,10 +74,11 @@ class WriteQueue:
                 self._depth += 1
                 return True
             now = time.monotonic()
-            if self._owner is None and not self._oldest_out_of_patience(now):
+            urgent = _ANSWERING.get()
+            if self._owner is None and self._may_take(urgent, now):
                 self._owner, self._depth = me, 1
                 return True
-            waiter = _Waiter(now)
+            waiter = _Waiter(now, urgent)
             self._waiting.append(waiter)
         deadline = now + max(timeout, 0.0)
         while True:
@@ -67,7 +92,7 @@ class WriteQueue:
                     return True
                 if not woken and time.monotonic() >= deadline:
                     self._waiting.remove(waiter)
-                    self._wake_oldest()  # it may have been waiting behind this one
+                    self._wake_next()  # it may have been waiting behind this one
                     return False
 
     def release(self, holder: int | None = None) -> None:
@@ -85,15 +110,31 @@ class WriteQueue:
                 oldest = self._waiting.popleft()
                 self._owner = oldest  # it is next, whoever else asks before it wakes
                 self._wake(oldest)
+                woken: _Waiter | None = oldest
             else:
-                self._wake_oldest()  # to take it, unless a newcomer is quicker
+                woken = self._wake_next()  # to take it, unless a newcomer is quicker
+        if woken is not None and woken.urgent:
+            # Let it run now: this thread would otherwise keep the interpreter for up to the
+            # switch interval while the lock, free, waits for the thread it just woke.
+            time.sleep(0)
+
+    def _may_take(self, urgent: bool, now: float) -> bool:
+        """A newcomer may take the free lock: nobody is out of patience, and no request that
+        waits for its answer is waiting when the newcomer's is not."""
+        if self._oldest_out_of_patience(now):
+            return False
+        return urgent or not any(waiter.urgent for waiter in self._waiting)
 
     def _oldest_out_of_patience(self, now: float) -> bool:
         return bool(self._waiting) and now - self._waiting[0].since >= self._patience
 
-    def _wake_oldest(self) -> None:
-        if self._waiting and self._owner is None:
-            self._wake(self._waiting[0])
+    def _wake_next(self) -> _Waiter | None:
+        """Wake the oldest waiter whose answer someone waits for, else the oldest."""
+        if not self._waiting or self._owner is not None:
+            return None
+        chosen = next((w for w in self._waiting if w.urgent), self._waiting[0])
+        self._wake(chosen)
+        return chosen
 
     @staticmethod
     def _wake(waiter: _Waiter) -> None:

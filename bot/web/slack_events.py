@@ -38,6 +38,7 @@ from bot.slack.request_replays import claim_request, request_digest
 from bot.web.slack_body import MalformedBody, SlackBody, is_ssl_check, parse_slack_body
 from bot.web.verify import TOLERANCE_SECONDS, Verdict, verify
 from storage.db import Database, failing_fast, is_unavailable
+from storage.write_queue import answering
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -142,7 +143,7 @@ class SlackEvents:
         digest = request_digest(timestamp, signature, retry)
         expires_at = datetime.fromtimestamp(int(timestamp) + TOLERANCE_SECONDS, UTC)
         try:
-            with self._db.single_statement() as session:
+            with answering(), self._db.single_statement() as session:
                 return claim_request(session, digest=digest, expires_at=expires_at)
         except Exception as error:
             if is_unavailable(error):
