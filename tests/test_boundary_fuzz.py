@@ -210,6 +210,13 @@ def bodies(
         for name in draw(st.lists(st.sampled_from(list(form)), max_size=2)):
             form.pop(name, None)
         return urlencode(form).encode(), draw(st.sampled_from([FORM, content_type])), False
+    if draw(st.booleans()):
+        # A control character where a person typed, half the time: left to the text strategy
+        # alone, how often one came depended on the constants Hypothesis collects from the
+        # modules loaded, so on what else ran in the same process.
+        text = str(form["text"])
+        at = draw(st.integers(0, len(text)))
+        form["text"] = text[:at] + draw(st.characters(categories=["Cc"])) + text[at:]
     return urlencode(form).encode(), FORM, True
 
 
