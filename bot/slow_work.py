@@ -1,7 +1,7 @@
-"""Slow work in a process of its own: generation, backfill, Jira and Confluence calls (the
-outbox's slow lane) run in a child of `postmortem-bot run`, so they never take the CPU that acks
-need. One interpreter runs one thread at a time: a 10,000-message generation in the same process
-as the HTTP server made every ack wait its turn for the interpreter.
+"""Slow work in a process of its own: generation, backfill, Jira exports and Confluence pages
+(the outbox's slow lane) run in a child of `postmortem-bot run`, so they never take the CPU
+that acks need. One interpreter runs one thread at a time: a 10,000-message generation in the
+same process as the HTTP server made every ack wait its turn for the interpreter.
 
 The parent starts the child (`postmortem-bot slow-work`), wakes it through a pipe whenever a
 commit writes a slow job down (a byte per wake-up; the child also polls the database, as every

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # How long a replica holds a side effect it is carrying out; if it dies, another replica
     # takes the job over this long after (bot.core.outbox).
     outbox_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
-    # `run` carries out slow work (generation, backfill, Jira and Confluence calls) in a child
+    # `run` carries out slow work (generation, backfill, Jira exports, Confluence pages) in a child
     # process of its own, so it never takes the CPU that acks need (bot.slow_work). Off: one
     # process does everything. An in-memory SQLite database always uses one process.
     slow_work_process: bool = True
