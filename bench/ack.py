@@ -12,6 +12,7 @@ the bot costs on top of Bolt and waitress; Slack gives up on an ack after 3000 m
     python bench/ack.py
     python bench/ack.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/ack.py --threads 16 --requests 200
+    python bench/ack.py --one-process   # SLOW_WORK_PROCESS=false: generation in the same process
 
 A PostgreSQL run uses a fresh schema of its own and drops it at the end.
 
