@@ -181,6 +181,7 @@ class Launcher:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # its own process group: `close()` ends its children too
         )
         bot = BotProcess(process=process, port=port, team_id=team_id)
         self.started.append(bot)
@@ -202,12 +203,16 @@ class Launcher:
 
     def close(self) -> None:
         for bot in self.started:
-            if bot.process.poll() is None:
-                bot.process.kill()
+            try:  # the bot and what it started (the slow-work process), even if it has exited
+                os.killpg(bot.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             try:
                 bot.process.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - the kernel kills it
                 pass
+            if bot._reader is not None:
+                bot._reader.join(timeout=5)  # until the last writer to its output is gone
             if bot.process.stdout is not None:
                 bot.process.stdout.close()
 

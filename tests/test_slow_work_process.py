@@ -27,7 +27,10 @@ def children(pid: int) -> list[int]:
     """The processes `pid` started that are still running (Linux)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
     return [child for child in found if running(child)]
 
 
@@ -41,7 +44,10 @@ def running(pid: int) -> bool:
 
 
 def command_line(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0")
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0")
+    except FileNotFoundError:  # it exited meanwhile
+        return []
 
 
 def slow_worker(bot: BotProcess) -> int:
