@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import create_engine, text
+from psycopg.errors import DeadlockDetected
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 if TYPE_CHECKING:
     from tests.bench import Bench
@@ -52,9 +55,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        _drop_schema(admin, schema)
         admin.dispose()
+
+
+def _drop_schema(admin: Engine, schema: str) -> None:
+    """DROP SCHEMA, again if it deadlocks: a bot process the test killed may still have a
+    statement running on the server, which takes its locks in another order (PostgreSQL
+    aborts one of the two, and the other then finishes)."""
+    for attempt in range(10):
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        except OperationalError as error:
+            if not isinstance(error.orig, DeadlockDetected) or attempt == 9:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def signed(body: bytes, identifier: str) -> dict[str, str]:
     }
 
 
-def wait_for(check: Any, what: str, timeout: float = 5.0) -> Any:
+def wait_for(check: Any, what: str, timeout: float = 15.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
