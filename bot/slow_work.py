@@ -152,6 +152,10 @@ class SlowWorkProcess:
             self._wake_fd = None
 
     def _supervise(self) -> None:
+        # Not at the top: `run` imports this module before share_metrics() may set up
+        # prometheus_client, which reads its mode when first imported.
+        from bot.core import metrics
+
         wait = RESTART_FIRST_WAIT
         while True:
             process = self._process
@@ -160,6 +164,7 @@ class SlowWorkProcess:
             code = process.wait()
             if self._stopping.is_set():
                 return
+            metrics.slow_work_exited()
             if time.monotonic() - started >= HEALTHY_AFTER:
                 wait = RESTART_FIRST_WAIT
             log.error(

@@ -100,8 +100,12 @@ def metrics(bot: BotProcess) -> str:
 
 
 def generated_count(bot: BotProcess) -> float:
+    return metric(bot, "postmortem_bot_postmortems_generated_total{")
+
+
+def metric(bot: BotProcess, prefix: str) -> float:
     for line in metrics(bot).splitlines():
-        if line.startswith("postmortem_bot_postmortems_generated_total{"):
+        if line.startswith(prefix):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
@@ -136,6 +140,7 @@ def test_a_slow_work_process_that_dies_is_replaced_and_its_work_waits_for_it(
     second = slow_worker(bot)
     assert second != first
     assert f"the slow-work process {first} exited" in bot.output()
+    assert metric(bot, "postmortem_bot_slow_work_exits_total ") == 1.0
 
 
 def test_a_sigterm_stops_the_slow_work_process_with_the_bot(

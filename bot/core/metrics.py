@@ -6,7 +6,8 @@ Tests build many bots in one process, so nothing here is ever registered twice; 
 deltas (before/after) because the values are process-wide.
 
 Public API: `observe_api_call`, `instrument_requests_session`, `reminder_sent`,
-`postmortem_generated` (plus what bot.observability uses for HTTP requests).
+`postmortem_generated`, `slow_work_exited` (plus what bot.observability uses for HTTP
+requests).
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ REMINDERS_SENT = Counter(
     "Reminders delivered by DM, by reminder kind (overdue, due_soon, draft_stale, ...).",
     ["kind"],
 )
+SLOW_WORK_EXITS = Counter(
+    PREFIX + "slow_work_exits",
+    "Times the slow-work process (generation, backfill, Jira exports) ended unexpectedly and "
+    "was started again.",
+)
 POSTMORTEMS_GENERATED = Counter(
     PREFIX + "postmortems_generated",
     "Postmortems generated and published, by template.",
@@ -112,6 +118,10 @@ def reminder_sent(kind: str) -> None:
 
 def postmortem_generated(template: str) -> None:
     POSTMORTEMS_GENERATED.labels(template).inc()
+
+
+def slow_work_exited() -> None:
+    SLOW_WORK_EXITS.inc()
 
 
 _INSTRUMENTED = "_postmortem_bot_instrumented"
@@ -194,6 +204,7 @@ __all__ = [
     "instrument_requests_session",
     "reminder_sent",
     "postmortem_generated",
+    "slow_work_exited",
     "path_template",
     "exposition",
 ]
