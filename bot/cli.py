@@ -239,12 +239,14 @@ def _stop_on_signals(server: Stoppable) -> Callable[[], bool]:
 @click.option("--drain-seconds", type=float, default=20.0, help="The bound of a stop.")
 def slow_work(wake_fd: int, drain_seconds: float) -> None:
     """The slow lane's outbox workers, as a child of `run` (bot.slow_work): generation,
-    backfill, Jira and Confluence. Stops when `run` closes the pipe, or exits."""
+    backfill, Jira exports and Confluence pages. Stops when `run` closes the pipe, or exits."""
+    from bot.slow_work import follow_the_parent, serve
+
+    follow_the_parent()
     from bot.app import slow_work_workers
     from bot.core.logs import configure_logging, secret_values
     from bot.core.outbox import Lane
     from bot.services import Services
-    from bot.slow_work import serve
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format, secrets=secret_values(settings))

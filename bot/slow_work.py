@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 log = logging.getLogger("postmortem_bot.slow_work")
 
@@ -37,11 +37,9 @@ METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 def uses_a_child_process(enabled: bool, database_url: str) -> bool:
     """A child shares the database only through a file or a server: an in-memory SQLite
     database exists in one process, so the slow work stays in it."""
-    from sqlalchemy.engine import make_url
+    from storage.db import in_memory
 
-    url = make_url(database_url)
-    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-    return enabled and not in_memory
+    return enabled and not in_memory(database_url)
 
 
 def share_metrics() -> None:
@@ -60,25 +58,13 @@ def share_metrics() -> None:
 class SlowWorkProcess:
     """The parent's side: `start()`, `wake()` after a commit (never blocks), `stop(timeout)`."""
 
-    def __init__(
-        self,
-        drain_seconds: float,
-        *,
-        command: Callable[[int, float], Sequence[str]] | None = None,
-    ) -> None:
+    def __init__(self, drain_seconds: float) -> None:
         self._drain_seconds = drain_seconds
-        self._command = command or child_command
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._wake_fd: int | None = None
         self._supervisor: threading.Thread | None = None
-        self.restarts = 0
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return process.pid if process is not None else None
 
     def start(self) -> SlowWorkProcess:
         self._spawn()
@@ -132,7 +118,7 @@ class SlowWorkProcess:
         os.set_blocking(write_fd, False)
         try:
             process = subprocess.Popen(
-                self._command(read_fd, self._drain_seconds), pass_fds=(read_fd,)
+                child_command(read_fd, self._drain_seconds), pass_fds=(read_fd,)
             )
         except OSError:
             os.close(write_fd)
@@ -181,8 +167,6 @@ class SlowWorkProcess:
                 self._spawn()
             except OSError:
                 log.exception("could not start the slow-work process")
-                continue
-            self.restarts += 1
 
 
 def child_command(wake_fd: int, drain_seconds: float) -> list[str]:
@@ -201,12 +185,16 @@ def child_command(wake_fd: int, drain_seconds: float) -> list[str]:
 # -- the child's side ----------------------------------------------------------------------------
 
 
-def serve(wake_fd: int, wake: Callable[[], None]) -> None:
-    """Until the pipe's end of file: each byte read is a wake-up for the workers. Signals are
-    the parent's to act on (a Ctrl-C reaches the whole process group): the child stops when
-    the parent closes the pipe, after finishing what its requests acknowledged."""
+def follow_the_parent() -> None:
+    """Leave SIGINT and SIGTERM to the parent (a Ctrl-C reaches the whole process group): the
+    child stops when the parent closes the pipe, after the parent has stopped taking requests,
+    not before. Call first thing, so that a signal during start-up is ignored too."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def serve(wake_fd: int, wake: Callable[[], None]) -> None:
+    """Until the pipe's end of file: each byte read is a wake-up for the workers."""
     while True:
         try:
             data = os.read(wake_fd, 4096)

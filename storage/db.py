@@ -338,12 +338,18 @@ def _milliseconds(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+def in_memory(url: str) -> bool:
+    """An in-memory SQLite database: it exists in one process, on one connection's memory."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
 def _sqlite_arguments(url: str, timeouts: Timeouts) -> dict[str, Any]:
     arguments: dict[str, Any] = {
         # The driver's own wait for another writer's lock, as PRAGMA busy_timeout below.
         "connect_args": {"check_same_thread": False, "timeout": timeouts.lock},
     }
-    if make_url(url).database not in (None, "", ":memory:"):
+    if not in_memory(url):
         arguments["pool_timeout"] = timeouts.pool  # in-memory databases use a one-thread pool
     return arguments
 
@@ -362,7 +368,7 @@ def _configure_sqlite(engine: Engine, timeouts: Timeouts, writers: WriteQueue) -
         # locked") and the user is told, instead of a thread waiting for as long as the lock
         # is held.
         cursor.execute(f"PRAGMA busy_timeout={_milliseconds(timeouts.lock)}")
-        if engine.url.database not in (None, "", ":memory:"):
+        if not in_memory(str(engine.url)):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode, far fewer fsyncs
         cursor.close()
