@@ -62,26 +62,20 @@ def slow_worker(bot: BotProcess) -> int:
     return wait_until(find, timeout=30, what="the slow-work process")
 
 
-def generate(bot: BotProcess, slack: FakeSlack) -> None:
+def command(bot: BotProcess, slack: FakeSlack, name: str, text: str) -> None:
+    url = slack.new_response_url()
     reply = bot.requests().slash_command(
-        "/postmortem",
-        "generate",
-        user_id=ALICE,
-        channel_id=INCIDENT_CHANNEL,
-        response_url=slack.new_response_url(),
+        name, text, user_id=ALICE, channel_id=INCIDENT_CHANNEL, response_url=url
     )
     assert reply.status == 200, reply
+
+
+def generate(bot: BotProcess, slack: FakeSlack) -> None:
+    command(bot, slack, "/postmortem", "generate")
 
 
 def declare(bot: BotProcess, slack: FakeSlack) -> None:
-    reply = bot.requests().slash_command(
-        "/incident",
-        "declare Checkout is slow sev2",
-        user_id=ALICE,
-        channel_id=INCIDENT_CHANNEL,
-        response_url=slack.new_response_url(),
-    )
-    assert reply.status == 200, reply
+    command(bot, slack, "/incident", "declare Checkout is slow sev2")
     slack.wait_for("chat.postMessage", timeout=15)
 
 
