@@ -399,12 +399,32 @@ def _configure_sqlite(engine: Engine, timeouts: Timeouts, writers: WriteQueue) -
         if holder is not None:
             writers.release(holder)
 
+    # The turn ends once the transaction has: handed on before the COMMIT, it let the next
+    # writer's BEGIN IMMEDIATE find the lock still held and sleep in SQLite's busy handler
+    # (1 ms at the least, longer each try), holding the turn meanwhile. So these events, which
+    # SQLAlchemy fires before it commits or rolls back, end the transaction themselves; its own
+    # commit() or rollback() that follows finds none open and does nothing.
     @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        _end_then_give_back(conn, "COMMIT")
+
     @event.listens_for(engine, "rollback")
-    def _on_end(conn: Any) -> None:
-        # Just before the COMMIT (or ROLLBACK) itself: the next writer's BEGIN IMMEDIATE waits
-        # in SQLite's busy handler for no longer than that takes.
-        give_back(conn.info)
+    def _on_rollback(conn: Any) -> None:
+        _end_then_give_back(conn, "ROLLBACK")
+
+    def _end_then_give_back(conn: Any, statement: str) -> None:
+        if _WRITER_TURN not in conn.info:
+            return  # a read (plain BEGIN): no turn to give back
+        try:
+            dbapi_connection = conn.connection.dbapi_connection
+            if dbapi_connection is not None and dbapi_connection.in_transaction:
+                dbapi_connection.execute(statement)
+        except sqlite3.Error as error:
+            if statement == "COMMIT":  # not committed: say so as SQLAlchemy would
+                raise sa_exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+            # A failed ROLLBACK: SQLAlchemy's own, which follows, tries again and reports it.
+        finally:
+            give_back(conn.info)
 
     # A connection that ends its transaction any other way still gives its turn back.
     @event.listens_for(engine.pool, "checkin")

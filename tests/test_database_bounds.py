@@ -293,3 +293,76 @@ def test_a_sqlite_write_dropped_mid_transaction_by_its_thread_gives_its_turn_bac
         rows = list(session.execute(text("SELECT who FROM t ORDER BY rowid")).scalars())
     db.dispose()
     assert rows == ["next"]
+
+
+def test_a_sqlite_writer_gets_its_turn_only_once_the_last_write_is_committed(
+    tmp_path: Path,
+) -> None:
+    """The turn was handed on just before the COMMIT: the next writer's BEGIN IMMEDIATE found
+    the lock still held and slept in SQLite's busy handler (1 ms and more, never less), while
+    the turn it held kept everyone else waiting too. Under 10 clients `/timeline <text>` spent
+    half its write turns asleep (the ack benchmark). Here the busy handler is off, so a writer
+    that finds the lock held fails instead of sleeping: none may."""
+    from sqlalchemy import event
+
+    from storage.write_queue import answering
+
+    db = Database(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+
+    @event.listens_for(db.engine, "connect")
+    def _no_busy_handler(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[attr-defined]
+
+    with db.session() as session:
+        session.execute(text("CREATE TABLE t (who TEXT)"))
+    failures: list[str] = []
+
+    def write(who: str) -> None:
+        with answering():  # requests: each hands its turn straight to the next (sleep(0))
+            for n in range(150):
+                try:
+                    with db.session() as session:
+                        session.execute(text("INSERT INTO t VALUES (:who)"), {"who": f"{who}{n}"})
+                except OperationalError as error:
+                    failures.append(str(error.orig))
+
+    writers = [threading.Thread(target=write, args=(who,)) for who in "abcd"]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join(30)
+    with db.read_session() as session:
+        rows = session.execute(text("SELECT count(*) FROM t")).scalar()
+    db.dispose()
+    assert failures == []
+    assert rows == 600
+
+
+def test_a_sqlite_commit_that_fails_is_reported_not_saved_and_gives_its_turn_back(
+    tmp_path: Path,
+) -> None:
+    """The turn's end runs the COMMIT itself (see above): a COMMIT that SQLite refuses (here a
+    deferred foreign key) must fail the write as SQLAlchemy would, not pass for saved."""
+    from sqlalchemy.exc import IntegrityError
+
+    db = Database(f"sqlite:///{tmp_path / 'refused.sqlite3'}", timeouts=Timeouts(lock=0.5))
+    with db.session() as session:
+        session.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        session.execute(
+            text(
+                "CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) "
+                "DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        with db.session() as session:
+            session.execute(text("INSERT INTO child VALUES (42)"))  # refused only at COMMIT
+    started = time.monotonic()
+    with db.session() as session:  # the turn came back at once
+        session.execute(text("INSERT INTO parent VALUES (1)"))
+        session.execute(text("INSERT INTO child VALUES (1)"))
+    assert time.monotonic() - started < 0.4
+    with db.read_session() as session:
+        rows = list(session.execute(text("SELECT parent_id FROM child")).scalars())
+    db.dispose()
+    assert rows == [1]
