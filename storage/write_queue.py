@@ -11,7 +11,9 @@ Here the threads of a process wait for each other instead, and are woken the mom
 is free. Whoever comes first takes it (handing it strictly in turn would leave it idle while
 the next thread waits for the interpreter, and cost throughput) until a writer has waited
 `patience` seconds: then it is that writer's, the longest-waiting first. Only other processes
-(the command line, the slow-work process) are left to SQLite's busy handler.
+(the command line, the slow-work process) are left to SQLite's busy handler. A turn ends once
+its transaction has (storage.db): handed on before the COMMIT, the next writer found SQLite's
+lock still held and slept in that handler, 1 ms at the least, holding the turn meanwhile.
 
 Writes someone waits an answer for (`answering()`: a Slack request not yet acknowledged) go
 before writes done after an ack (the outbox workers), within that same patience. And the
