@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -193,10 +194,13 @@ def test_a_claim_says_whether_another_job_is_due(db: Database) -> None:
     assert second is not None and second.payload == {"n": 2} and not second.more_due
 
 
-def test_a_job_written_by_a_commit_costs_one_claim_and_one_look_after(db: Database) -> None:
+def test_a_job_written_by_a_commit_costs_a_claim_and_a_finish_that_looks_for_more(
+    db: Database,
+) -> None:
     """A woken worker claims at once (the commit says a job is there), and wakes no other
     thread when nothing else is due: each extra look was a transaction competing with the
-    requests being acknowledged."""
+    requests being acknowledged. Its finish claims again, in its own transaction: that claim,
+    finding nothing, is the look."""
     done = threading.Event()
     workers = OutboxWorkers(
         db,
@@ -210,13 +214,14 @@ def test_a_job_written_by_a_commit_costs_one_claim_and_one_look_after(db: Databa
         with _outbox_statements(db) as statements:
             _enqueue(db)
             assert done.wait(5)
-            _until(lambda: fast.waiting == 4 and len(statements) >= 3)  # all idle again
+            _until(lambda: fast.waiting == 4 and len(statements) >= 4)  # all idle again
     finally:
         assert workers.stop(5)
     claims = [s for s in statements if "outbox_jobs.kind" in s and s.startswith("SELECT")]
     looks = [s for s in statements if s.startswith("SELECT outbox_jobs.id FROM")]
-    assert len(claims) == 1 and statements[0] == claims[0]  # no look before the claim
-    assert len(looks) == 1 and statements[-1] == looks[0]  # one look after it, by the same thread
+    assert len(claims) == 2 and statements[0] == claims[0]  # no look before the claim
+    assert statements[-1] == claims[1]  # the finish's claim, last: nothing more was due
+    assert looks == []
 
 
 def test_under_a_burst_a_worker_claims_job_after_job_without_looking_between(
@@ -247,7 +252,53 @@ def test_under_a_burst_a_worker_claims_job_after_job_without_looking_between(
         assert workers.stop(5)
     kinds = ["claim" if "outbox_jobs.kind" in s else "look" for s in selects()]
     assert ran == [1, 2, 3]
-    assert kinds == ["claim", "claim", "claim", "look"]  # one look, after the last job
+    assert kinds == ["claim", "claim", "claim", "claim"]  # the last (job 3's finish) found none
+
+
+def test_jobs_of_one_channel_cost_one_transaction_each(db: Database) -> None:
+    """Echoes in one channel run in order, so a claim never sees the next one due until the
+    one before is done: each job cost a claim, a finish and a look, three transactions taken
+    from the requests being acknowledged. Now a job's finish claims the next in its own
+    transaction, and an empty claim there stands for the look."""
+    ran: list[int] = []
+    workers = OutboxWorkers(
+        db,
+        [JobSpec("test.job", Lane.FAST, lambda run: ran.append(run.job.payload["n"]))],
+        threads={Lane.FAST: 1},
+        poll_seconds=60.0,
+    ).start()
+    fast = workers._wakeups[Lane.FAST]
+    try:
+        _until(lambda: fast.waiting == 1)
+        with db.session() as session:  # written before the worker is woken (no commit hook)
+            for n in (1, 2, 3):
+                outbox.enqueue(session, "test.job", {"n": n}, team_id="T1", ordering_key="C1")
+            session.info.pop("outbox_lanes", None)
+        with _outbox_statements(db, commits=True) as statements:
+            workers.wake([Lane.FAST], everyone=False)
+            _until(lambda: len(ran) == 3 and fast.waiting == 1 and statements[-1:] == ["COMMIT"])
+    finally:
+        assert workers.stop(5)
+
+    def kind(statement: str) -> str:
+        if statement.startswith("SELECT"):
+            return "claim" if "outbox_jobs.kind" in statement else "look"
+        return "finish" if "finished_at" in statement else "lease"
+
+    labels: list[list[str]] = [[]]
+    for statement in statements:
+        if statement == "COMMIT":
+            labels.append([])
+        else:
+            labels[-1].append(kind(statement))
+    labels.pop()  # after the last COMMIT
+    assert ran == [1, 2, 3]
+    assert labels == [
+        ["claim", "lease"],
+        ["finish", "claim", "lease"],
+        ["finish", "claim", "lease"],
+        ["finish", "claim"],  # nothing more: no look after it
+    ]
 
 
 def test_a_post_is_made_once_even_when_its_job_runs_again(slack: FakeSlack, db: Database) -> None:
@@ -312,19 +363,29 @@ def test_a_new_job_wakes_one_worker_and_a_drain_wakes_them_all() -> None:
 
 
 @contextmanager
-def _outbox_statements(db: Database) -> Iterator[list[str]]:
-    """The statements on outbox_jobs sent while in the block, inserts aside, one line each."""
+def _outbox_statements(db: Database, *, commits: bool = False) -> Iterator[list[str]]:
+    """The statements on outbox_jobs sent while in the block, inserts aside, one line each;
+    with `commits`, "COMMIT" where a transaction that sent one of them commits."""
     statements: list[str] = []
 
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+    def record(conn: Any, _cursor: object, statement: str, *_rest: object) -> None:
         if "outbox_jobs" in statement and not statement.lstrip().startswith("INSERT"):
             statements.append(" ".join(statement.split()))
+            conn.info["outbox_statements"] = True
+
+    def committed(conn: Any) -> None:
+        if conn.info.pop("outbox_statements", False):
+            statements.append("COMMIT")
 
     event.listen(db.engine, "before_cursor_execute", record)
+    if commits:
+        event.listen(db.engine, "commit", committed)
     try:
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+        if commits:
+            event.remove(db.engine, "commit", committed)
 
 
 def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -222,8 +222,8 @@ class OutboxWorkers:
         """Run due jobs in this thread until none is left (the CLI, tests); how many ran."""
         ran = 0
         for each in [lane] if lane else list(Lane):
-            while self._run_one(each) is not None:
-                ran += 1
+            while count := self._run_some(each).count:
+                ran += count
         return ran
 
     # -- the loop ------------------------------------------------------------------------------
@@ -238,48 +238,60 @@ class OutboxWorkers:
         look_first = True  # a poll reads whether anything is due before it claims (a write)
         while not self._stopping.is_set():
             try:
-                job = self._run_one(lane, look_first=look_first)
+                ran = self._run_some(lane, look_first=look_first, more_due=wakeup.wake_one_waiting)
             except Exception as error:  # the database itself failed: wait, then try again
                 if is_unavailable(error):  # a known outage: one line, no traceback
                     log.warning("outbox worker waiting for the database: %s", explain(error))
                 else:
                     log.warning("outbox worker could not reach the database", exc_info=True)
-                job = None
-            if job is not None:
-                if job.more_due:
-                    wakeup.wake_one_waiting()  # one more thread takes the next job
+                ran = _Ran()
+            if ran.count and not ran.nothing_due:
                 # Its claim saw another job due: claim again at once (under a burst, the look
                 # cost a transaction per job). Otherwise look: finishing it may have let a job
                 # of its ordering key go.
-                look_first = not job.more_due
+                look_first = not ran.more_due
                 continue
             if self._draining.is_set():
                 return  # nothing due is left: the drain is done for this thread
             # Woken by a commit that wrote a job down: claim at once; after a poll, look first.
             look_first = not wakeup.wait(self._poll)
 
-    def _run_one(self, lane: Lane, *, look_first: bool = True) -> Job | None:
-        """Claim a due job of `lane` and run it; the job, or None when nothing was due."""
+    def _run_some(
+        self,
+        lane: Lane,
+        *,
+        look_first: bool = True,
+        more_due: Callable[[], None] | None = None,
+    ) -> _Ran:
+        """Claim a due job of `lane` and run it, then each job its finish claims after it.
+        `more_due` is called when a claim sees another job due (for another thread to take)."""
         if look_first:
             with self._db.read_session() as session:  # idle polling takes no write lock
                 if not outbox.due(session, lane, now=outbox.utc_now()):
-                    return None
+                    return _Ran()
         with self._db.session() as session:
             job = outbox.claim(session, lane, now=outbox.utc_now(), lease=self._lease)
-        if job is None:
-            return None
-        token = request_id_var.set(job.request_id or f"job-{job.id}")
-        try:
-            self._run(job)
-        finally:
-            request_id_var.reset(token)
-        return job
+        ran = _Ran()
+        while job is not None:
+            if job.more_due and more_due is not None:
+                more_due()
+            token = request_id_var.set(job.request_id or f"job-{job.id}")
+            try:
+                after = self._run(job, lane)
+            finally:
+                request_id_var.reset(token)
+            ran = _Ran(ran.count + 1, job.more_due, nothing_due=after.claimed and not after.next)
+            job = after.next
+        return ran
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, lane: Lane) -> _After:
+        """Run `job` and settle it. A job finished here claims the next of its lane in the
+        same transaction: echoes in one channel run one after the other, so each one's claim
+        waited for the finish before it, one more transaction per job."""
         spec = self._specs.get(job.kind)
         if spec is None:
             self._settle(job, Verdict(True, f"no handler for job kind {job.kind!r}"))
-            return
+            return _After()
         attempt = JobRun(job)
         started = time.perf_counter()
         try:
@@ -288,7 +300,7 @@ class OutboxWorkers:
             with self._db.session() as session:
                 at = outbox.utc_now() + more.wait
                 outbox.reschedule(session, job, at, reason=more.reason)
-            return
+            return _After()
         except Exception as error:
             verdict = classify(error)
             level = logging.ERROR if verdict.permanent else logging.WARNING
@@ -302,11 +314,16 @@ class OutboxWorkers:
                 exc_info=not isinstance(error, (SlackApiError, PermanentFailure, RetryLater)),
             )
             self._settle(job, verdict)
-            return
-        if not attempt.finished:
-            with self._db.session() as session:
-                outbox.finish(session, job, now=outbox.utc_now())
+            return _After()
         log.debug("job %s (%s) done in %.3fs", job.id, job.kind, time.perf_counter() - started)
+        if attempt.finished:
+            return _After()
+        with self._db.session() as session:
+            now = outbox.utc_now()
+            outbox.finish(session, job, now=now)
+            if self._stopping.is_set():
+                return _After()
+            return _After(outbox.claim(session, lane, now=now, lease=self._lease), claimed=True)
 
     def _settle(self, job: Job, verdict: Verdict) -> None:
         now = outbox.utc_now()
@@ -340,6 +357,25 @@ class OutboxWorkers:
             self._tell(job, text)
         except Exception:
             log.exception("could not tell the user about job %s", job.id)
+
+
+@dataclass(frozen=True)
+class _After:
+    """What a job's run left: the next job, claimed with its finish (`claimed`: a claim was
+    made there, whatever it found)."""
+
+    next: Job | None = None
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """What a worker's turn did: how many jobs ran; whether the last one's claim saw another
+    due; whether the turn ended with a claim that found nothing (so no look is needed)."""
+
+    count: int = 0
+    more_due: bool = False
+    nothing_due: bool = False
 
 
 class _Wakeups:
