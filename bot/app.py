@@ -115,7 +115,10 @@ def before_authorize(
     refused = refusal(request)
     if refused is not None:
         return refused
-    with answering():  # its writes go before work done after other acks (storage.write_queue)
+    # Writes during the middleware (authorization) go before work done after other acks
+    # (storage.write_queue); a listener, which Bolt runs after this returns, marks its own
+    # (handlers.request.listener).
+    with answering():
         return instrument_request_client(context, next)
 
 

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from bot.services import Services
 from bot.slack.origin import Origin
 from handlers.errors import report
+from storage.write_queue import answering
 
 Json = dict[str, Any]
 log = logging.getLogger("postmortem_bot.handlers")
@@ -128,7 +129,11 @@ def listener(handle: Listener) -> Callable[[Args], BoltResponse | None]:
             services=args.context["services"],
         )
         try:
-            handle(request)
+            # Its writes are for a request not yet acknowledged: they go before work done after
+            # other acks (storage.write_queue). Bolt runs a listener after its middleware has
+            # returned, so the mark set there (bot.app.before_authorize) has ended by now.
+            with answering():
+                handle(request)
         except Exception as error:
             if args.body.get("type") == "event_callback":
                 log.warning("event %s not handled; Slack will retry it", args.body.get("event_id"))
