@@ -3,10 +3,16 @@ the claim is one INSERT … ON CONFLICT DO NOTHING, so racing replicas cannot bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from bot.slack.request_replays import claim_request, request_digest
+from bot.slack.request_replays import (
+    claim_request,
+    claim_request_with,
+    request_claims,
+    request_digest,
+)
 from storage.db import Database
 
 EXPIRES = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
@@ -40,3 +46,76 @@ def test_the_digest_is_a_fixed_size_hash_of_both() -> None:
     assert len(digest) == 64 and int(digest, 16) >= 0  # hex SHA-256, whatever the input
     assert digest != request_digest("1800000000", "v0=" + "d" * 64)
     assert digest != request_digest("1800000001", "v0=" + "c" * 64)
+
+
+def test_claims_arriving_together_are_written_together_each_once(db: Database) -> None:
+    """A burst of requests: the claims that arrive while one is being written go in the next
+    statement together (fewer write turns and commits), and every digest, asked by several
+    threads at once, still has exactly one winner."""
+    from sqlalchemy import event
+
+    claims = request_claims(db.single_statement)
+    digests = [request_digest("1800000000", f"v0={n:064x}") for n in range(40)]
+    statements: list[int] = []
+
+    def count(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        if statement.lstrip().startswith("INSERT INTO seen_slack_requests"):
+            statements.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            results = list(
+                pool.map(
+                    lambda n: (
+                        n % 40,
+                        claim_request_with(claims, digest=digests[n % 40], expires_at=EXPIRES),
+                    ),
+                    range(160),
+                )
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    winners = sorted(n for n, first in results if first)
+    assert winners == list(range(40))  # each digest won once, whoever asked it
+    assert len(statements) < 160  # grouped: fewer statements than claims
+    with db.session() as session:  # what the groups recorded is what a lone claim sees
+        assert not claim_request(session, digest=digests[0], expires_at=EXPIRES)
+
+
+def test_a_group_that_fails_fails_each_member_and_the_next_group_goes_on(db: Database) -> None:
+    from contextlib import contextmanager
+
+    failing = [True]
+
+    @contextmanager
+    def transaction():  # type: ignore[no-untyped-def]
+        with db.single_statement() as session:
+            if failing[0]:
+                raise RuntimeError("the database is away")
+            yield session
+
+    claims = request_claims(transaction)
+    digest = request_digest("1800000000", "v0=" + "e" * 64)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(
+            pool.map(
+                lambda _: _outcome(
+                    lambda: claim_request_with(claims, digest=digest, expires_at=EXPIRES)
+                ),
+                range(8),
+            )
+        )
+    assert outcomes == ["RuntimeError"] * 8
+    failing[0] = False
+    assert claim_request_with(claims, digest=digest, expires_at=EXPIRES)  # nobody is stuck
+    assert not claim_request_with(claims, digest=digest, expires_at=EXPIRES)
+
+
+def _outcome(claim: Callable[[], bool]) -> str:
+    try:
+        return str(claim())
+    except RuntimeError as error:
+        return type(error).__name__

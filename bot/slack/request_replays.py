@@ -22,6 +22,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from storage.first_insert import FirstInsert
+from storage.grouped_claims import GroupedClaims, Transaction
 from storage.models import SeenSlackRequest
 
 # Rows outlive their request's verification window by this much before housekeeping deletes
@@ -40,6 +41,17 @@ def claim_request(session: Session, *, digest: str, expires_at: datetime) -> boo
     """True the first time `digest` is seen; False for a replay. One statement (INSERT ... ON
     CONFLICT DO NOTHING RETURNING), so two replicas given the same request cannot both win."""
     return _FIRST_SEEN(session, {"digest": digest, "expires_at": expires_at})
+
+
+def request_claims(transaction: Transaction) -> GroupedClaims:
+    """Claims for the requests arriving together, written in one statement per group
+    (storage.grouped_claims); `transaction()` opens the write transaction a group goes in."""
+    return GroupedClaims(SeenSlackRequest, "digest", transaction)
+
+
+def claim_request_with(claims: GroupedClaims, *, digest: str, expires_at: datetime) -> bool:
+    """`claim_request`, with the other requests arriving meanwhile."""
+    return claims.claim({"digest": digest, "expires_at": expires_at})
 
 
 def prune_requests(session: Session, *, now: datetime) -> int:

@@ -34,7 +34,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from bot.core.logs import preview
-from bot.slack.request_replays import claim_request, request_digest
+from bot.slack.request_replays import claim_request_with, request_claims, request_digest
 from bot.web.slack_body import MalformedBody, SlackBody, is_ssl_check, parse_slack_body
 from bot.web.verify import TOLERANCE_SECONDS, Verdict, verify
 from storage.db import Database, failing_fast, is_unavailable
@@ -88,6 +88,7 @@ class SlackEvents:
             log.warning("no signing secret: every request to /slack/events will get 401")
         self._secret = signing_secret or None
         self._db = db
+        self._claims = request_claims(db.single_statement)
         self._dispatch = dispatch
         self._clock = clock
 
@@ -143,8 +144,8 @@ class SlackEvents:
         digest = request_digest(timestamp, signature, retry)
         expires_at = datetime.fromtimestamp(int(timestamp) + TOLERANCE_SECONDS, UTC)
         try:
-            with answering(), self._db.single_statement() as session:
-                return claim_request(session, digest=digest, expires_at=expires_at)
+            with answering():
+                return claim_request_with(self._claims, digest=digest, expires_at=expires_at)
         except Exception as error:
             if is_unavailable(error):
                 log.warning("a Slack request arrived while the database is not answering")
