@@ -51,38 +51,81 @@ def test_the_digest_is_a_fixed_size_hash_of_both() -> None:
 def test_claims_arriving_together_are_written_together_each_once(db: Database) -> None:
     """A burst of requests: the claims that arrive while one is being written go in the next
     statement together (fewer write turns and commits), and every digest, asked by several
-    threads at once, still has exactly one winner."""
+    threads at once, still has exactly one winner, within a group too."""
+    import threading
+    import time
+    from contextlib import contextmanager
+
     from sqlalchemy import event
 
-    claims = request_claims(db.single_statement)
+    gate, gated = threading.Event(), [False]
+
+    @contextmanager
+    def transaction():  # type: ignore[no-untyped-def]
+        if not gated[0]:  # the first group waits until all 16 threads have asked
+            gated[0] = True
+            assert gate.wait(10)
+        with db.single_statement() as session:
+            yield session
+
+    claims = request_claims(transaction)
     digests = [request_digest("1800000000", f"v0={n:064x}") for n in range(40)]
     statements: list[int] = []
 
-    def count(
-        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
-    ) -> None:
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         if statement.lstrip().startswith("INSERT INTO seen_slack_requests"):
             statements.append(1)
+
+    def claim(n: int) -> tuple[int, bool]:
+        return n % 40, claim_request_with(claims, digest=digests[n % 40], expires_at=EXPIRES)
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         with ThreadPoolExecutor(16) as pool:
-            results = list(
-                pool.map(
-                    lambda n: (
-                        n % 40,
-                        claim_request_with(claims, digest=digests[n % 40], expires_at=EXPIRES),
-                    ),
-                    range(160),
-                )
-            )
+            asked = pool.map(claim, range(160))
+            deadline = time.monotonic() + 10
+            while len(claims._waiting) < 16:  # the leader and 15 more, each its own digest
+                assert time.monotonic() < deadline, "the claims did not arrive"
+                time.sleep(0.005)
+            gate.set()
+            results = list(asked)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     winners = sorted(n for n, first in results if first)
     assert winners == list(range(40))  # each digest won once, whoever asked it
-    assert len(statements) < 160  # grouped: fewer statements than claims
+    assert len(statements) <= 160 - 15  # the first 16 claims went in one statement
     with db.session() as session:  # what the groups recorded is what a lone claim sees
         assert not claim_request(session, digest=digests[0], expires_at=EXPIRES)
+
+
+def test_a_digest_asked_twice_in_one_group_wins_once(db: Database) -> None:
+    """A replay sent at the same moment as its original lands in the same group."""
+    import threading
+    import time
+    from contextlib import contextmanager
+
+    gate, gated = threading.Event(), [False]
+
+    @contextmanager
+    def transaction():  # type: ignore[no-untyped-def]
+        if not gated[0]:
+            gated[0] = True
+            assert gate.wait(10)
+        with db.single_statement() as session:
+            yield session
+
+    claims = request_claims(transaction)
+    digest = request_digest("1800000000", "v0=" + "f" * 64)
+    with ThreadPoolExecutor(4) as pool:
+        asked = pool.map(
+            lambda _: claim_request_with(claims, digest=digest, expires_at=EXPIRES), range(4)
+        )
+        deadline = time.monotonic() + 10
+        while len(claims._waiting) < 4:
+            assert time.monotonic() < deadline, "the claims did not arrive"
+            time.sleep(0.005)
+        gate.set()
+        assert sorted(asked) == [False, False, False, True]
 
 
 def test_a_group_that_fails_fails_each_member_and_the_next_group_goes_on(db: Database) -> None:
