@@ -41,7 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import generate as generation
-from _common import bot_process, label, percentile, server_process, temporary_database
+from _common import (
+    bot_process,
+    cpu_seconds,
+    label,
+    percentile,
+    server_process,
+    temporary_database,
+)
 
 from bot.core.errors import DATABASE_UNAVAILABLE, SAVE_UNKNOWN
 from bot.core.settings import Settings
@@ -64,6 +71,7 @@ class Level:
     latencies_ms: list[float]
     failures: int
     seconds: float
+    cpu_ms: float = float("nan")  # the server's CPU per request, work after the ack included
 
     def p(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
@@ -139,7 +147,10 @@ def run_levels(
     settle: bool,
     send: Send | None = None,
     user: str = USER,
+    pid: int | None = None,
 ) -> list[Level]:
+    """Each level's latencies and, given the server's `pid`, its CPU per request: from the
+    level's start until (with `settle`) its echoes are posted."""
     requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
     measure(requests, slack, 4, 20, f"{tag}-warmup", send, user)  # first-request costs
     levels = []
@@ -147,9 +158,13 @@ def run_levels(
         total = max(requests_per_level, clients * 10)
         if settle:
             wait_for_echoes(slack)
-        levels.append(measure(requests, slack, clients, total, tag, send, user))
-    if settle:
-        wait_for_echoes(slack)
+        before = cpu_seconds(pid) if pid is not None else 0.0
+        level = measure(requests, slack, clients, total, tag, send, user)
+        if settle:
+            wait_for_echoes(slack)
+        if pid is not None:
+            level.cpu_ms = (cpu_seconds(pid) - before) * 1000 / len(level.latencies_ms)
+        levels.append(level)
     return levels
 
 
@@ -173,7 +188,7 @@ def real_bot(
     with FakeSlack() as slack:
         slack.add_user(USER, "alice")
         slack.add_channel("inc-bench", members=[USER], channel_id=CHANNEL)
-        with bot_process(bot_env(slack, db.url, threads)) as (url, _pid):
+        with bot_process(bot_env(slack, db.url, threads)) as (url, pid):
             requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
             declared = requests.slash_command(
                 "/incident",
@@ -185,8 +200,8 @@ def real_bot(
             if declared.status != 200:
                 raise SystemExit(f"declaring the incident failed: HTTP {declared.status}")
             slack.wait_for("chat.postMessage", timeout=15)
-            work = run_levels(url, slack, requests_per_level, "bot", settle=True)
-            usage = run_levels(url, slack, requests_per_level, "help", settle=False)
+            work = run_levels(url, slack, requests_per_level, "bot", settle=True, pid=pid)
+            usage = run_levels(url, slack, requests_per_level, "help", settle=False, pid=pid)
             return work, usage
 
 
@@ -208,7 +223,7 @@ def dead_response_urls(db: Database, threads: int, requests_per_level: int) -> l
     with FakeSlack() as slack, black_hole() as dead:
         slack.add_user(USER, "alice")
         slack.add_channel("inc-bench", members=[USER], channel_id=CHANNEL)
-        with bot_process(bot_env(slack, db.url, threads)) as (url, _pid):
+        with bot_process(bot_env(slack, db.url, threads)) as (url, pid):
             requests = SlackRequests(url, SIGNING_SECRET, team_id=slack.team_id)
             texts = ["declare Ack benchmark", *[f"Follow-up {n}" for n in range(10)]]
             for text in texts:
@@ -236,7 +251,9 @@ def dead_response_urls(db: Database, threads: int, requests_per_level: int) -> l
                     response_url=f"{dead}/{clients}/{n}",
                 )
 
-            return run_levels(url, slack, requests_per_level, "dead", settle=False, send=click)
+            return run_levels(
+                url, slack, requests_per_level, "dead", settle=False, send=click, pid=pid
+            )
 
 
 def wait_for_announcements(slack: FakeSlack, count: int, timeout: float = 60) -> list[Any]:
@@ -306,8 +323,8 @@ def bare_bolt(threads: int, requests_per_level: int) -> list[Level]:
                 str(threads),
             ]
 
-        with server_process(command, dict(os.environ)) as (url, _pid):
-            return run_levels(url, slack, requests_per_level, "bare", settle=False)
+        with server_process(command, dict(os.environ)) as (url, pid):
+            return run_levels(url, slack, requests_per_level, "bare", settle=False, pid=pid)
 
 
 def serve_bare(port: int, api_url: str, threads: int) -> None:
@@ -350,13 +367,14 @@ def report(
         f"database {where}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     table = [*rows, ("bare Bolt app that only acks /timeline", bare)]
-    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>28}" for c in CLIENTS))
-    print(f"{'':<52} " + f"{'p50':>8}{'p95':>7}{'req/s':>6}{'x bare':>7}" * len(CLIENTS))
+    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>34}" for c in CLIENTS))
+    print(f"{'':<52} " + f"{'p50':>8}{'p95':>7}{'req/s':>6}{'x bare':>7}{'cpu':>6}" * len(CLIENTS))
     for name, levels in table:
         cells = "".join(
             f"{level.p(50):>8.1f}{level.p(95):>7.1f}"
             f"{len(level.latencies_ms) / level.seconds:>6.0f}"
             f"{level.p(50) / floor.p(50):>6.2f}x"
+            f"{level.cpu_ms:>6.2f}"
             for level, floor in zip(levels, bare, strict=True)
         )
         print(f"{name:<52} {cells}")
@@ -365,7 +383,8 @@ def report(
     print(
         f"refused (non-200, or an apology such as 'not saved'): {failures}; "
         f"slowest real-bot ack {worst:.0f} ms "
-        f"({'within' if worst < 3000 else 'OVER'} Slack's 3000 ms)"
+        f"({'within' if worst < 3000 else 'OVER'} Slack's 3000 ms); cpu: the server's CPU "
+        "(ms) per request, work after the ack included (none for the rows with generations)"
     )
 
 
