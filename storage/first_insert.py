@@ -27,14 +27,21 @@ class FirstInsert:
         self._table, self._key = cast(Table, model.__table__), key
         self._statements: dict[str, Executable] = {}
 
+    @property
+    def key(self) -> str:
+        return self._key
+
     def __call__(self, session: Session, values: dict[str, Any]) -> bool:
-        dialect = session.get_bind().dialect.name
-        statement = self._statements.get(dialect)
-        if statement is None:
-            statement = self._build(dialect)
+        statement = self.statement(session.get_bind().dialect.name)
         if statement is None:
             return self._with_savepoint(session, values)
         return session.connection().execute(statement, values).first() is not None
+
+    def statement(self, dialect: str) -> Executable | None:
+        """The one-statement claim on `dialect` (it returns the keys it inserted; executed
+        with many rows, it claims them all at once), or None where there is none."""
+        statement = self._statements.get(dialect)
+        return statement if statement is not None else self._build(dialect)
 
     def _build(self, dialect: str) -> Executable | None:
         key = self._table.c[self._key]

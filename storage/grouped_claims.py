@@ -19,13 +19,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import DeclarativeBase, Session
-from sqlalchemy.sql import Executable
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from storage.first_insert import FirstInsert
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 
@@ -47,13 +46,12 @@ class _Claim:
 
 class GroupedClaims:
     """`claims.claim({"key": ..., ...})`: True the first time the key is recorded, False when it
-    was there already. `transaction()` opens the write transaction a group is written in (on
-    PostgreSQL or SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING)."""
+    was there already. Each group is `insert`'s one statement (PostgreSQL and SQLite), run
+    with all its rows in the transaction `transaction()` opens."""
 
-    def __init__(self, model: type[DeclarativeBase], key: str, transaction: Transaction) -> None:
-        self._table, self._key = cast(Table, model.__table__), key
+    def __init__(self, insert: FirstInsert, transaction: Transaction) -> None:
+        self._insert_first, self._key = insert, insert.key
         self._transaction = transaction
-        self._statements: dict[str, Executable] = {}
         self._lock = threading.Lock()
         self._waiting: list[_Claim] = []
         self._leader: _Claim | None = None
@@ -78,7 +76,7 @@ class GroupedClaims:
                 connection = session.connection()  # BEGIN: on SQLite, the write turn is ours
                 with self._lock:
                     group, self._waiting = self._waiting, []
-                firsts = self._insert(connection, session, group)
+                firsts = self._insert(connection, group)
                 for claim in group:
                     claim.first = firsts.pop(str(claim.values[self._key]), False)
         except BaseException as error:  # each member raises it in its own thread (outcome())
@@ -98,29 +96,13 @@ class GroupedClaims:
             if following is not None:
                 following.done.set()
 
-    def _insert(self, connection: Any, session: Session, group: list[_Claim]) -> dict[str, bool]:
+    def _insert(self, connection: Connection, group: list[_Claim]) -> dict[str, bool]:
         """Insert the group's keys (each once); {key: True} for those inserted now."""
         unique: dict[str, dict[str, Any]] = {}
         for claim in group:
             unique.setdefault(str(claim.values[self._key]), claim.values)
-        statement = self._statement(session.get_bind().dialect.name)
+        statement = self._insert_first.statement(connection.dialect.name)
+        if statement is None:
+            raise NotImplementedError(f"no grouped claims on {connection.dialect.name}")
         inserted = connection.execute(statement, list(unique.values())).scalars().all()
         return dict.fromkeys((str(key) for key in inserted), True)
-
-    def _statement(self, dialect: str) -> Executable:
-        statement = self._statements.get(dialect)
-        if statement is not None:
-            return statement
-        key = self._table.c[self._key]
-        if dialect == "postgresql":
-            statement = (
-                postgresql_insert(self._table).on_conflict_do_nothing(index_elements=[key])
-            ).returning(key)
-        elif dialect == "sqlite":
-            statement = (
-                sqlite_insert(self._table).on_conflict_do_nothing(index_elements=[key])
-            ).returning(key)
-        else:
-            raise NotImplementedError(f"no grouped claims on {dialect}")
-        self._statements[dialect] = statement
-        return statement

@@ -13,7 +13,7 @@ from bot.services import Services
 from bot.slack.client import make_web_client
 from bot.slack.event_claims import claim_event
 from bot.slack.oauth import state_store
-from bot.slack.request_replays import PRUNE_MARGIN, claim_request, request_digest
+from bot.slack.request_replays import PRUNE_MARGIN, claim_request, request_claims, request_digest
 from sandbox.harness import sandbox_settings
 from sandbox.slack.fake import FakeSlack
 from storage.db import Database
@@ -77,14 +77,14 @@ def test_housekeeping_prunes_seen_requests_once_no_replica_would_accept_them(
 ) -> None:
     """A signed request is remembered until its timestamp is too old to verify anywhere (its
     window, plus a margin for replicas whose clocks run behind); then it may go."""
-    with db.session() as session:
-        for name, expires in (
-            ("long-gone", NOW - timedelta(hours=2)),
-            ("within-margin", NOW - PRUNE_MARGIN + timedelta(minutes=1)),
-            ("live", NOW + timedelta(minutes=4)),
-        ):
-            digest = request_digest(name, "v0=" + "0" * 64)
-            assert claim_request(session, digest=digest, expires_at=expires)
+    claims = request_claims(db.single_statement)
+    for name, expires in (
+        ("long-gone", NOW - timedelta(hours=2)),
+        ("within-margin", NOW - PRUNE_MARGIN + timedelta(minutes=1)),
+        ("live", NOW + timedelta(minutes=4)),
+    ):
+        digest = request_digest(name, "v0=" + "0" * 64)
+        assert claim_request(claims, digest=digest, expires_at=expires)
     services = Services(settings=sandbox_settings(slack, db.url), db=db, clock=fixed_clock(NOW))
 
     run_housekeeping(services)

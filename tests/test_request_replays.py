@@ -1,5 +1,6 @@
 """Each signed request is taken in once, whichever replica gets it (bot.slack.request_replays):
-the claim is one INSERT … ON CONFLICT DO NOTHING, so racing replicas cannot both win."""
+the claim is one INSERT … ON CONFLICT DO NOTHING (for every request arriving together), so
+racing replicas cannot both win."""
 
 from __future__ import annotations
 
@@ -7,34 +8,28 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from bot.slack.request_replays import (
-    claim_request,
-    claim_request_with,
-    request_claims,
-    request_digest,
-)
+from bot.slack.request_replays import claim_request, request_claims, request_digest
 from storage.db import Database
 
 EXPIRES = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
 
 
 def test_a_request_is_claimed_once(db: Database) -> None:
+    claims = request_claims(db.single_statement)
     digest = request_digest("1800000000", "v0=" + "a" * 64)
-    with db.session() as session:
-        assert claim_request(session, digest=digest, expires_at=EXPIRES)
-    with db.session() as session:
-        assert not claim_request(session, digest=digest, expires_at=EXPIRES)
+    assert claim_request(claims, digest=digest, expires_at=EXPIRES)
+    assert not claim_request(claims, digest=digest, expires_at=EXPIRES)
     other = request_digest("1800000001", "v0=" + "a" * 64)  # signed again: a new request
-    with db.session() as session:
-        assert claim_request(session, digest=other, expires_at=EXPIRES + timedelta(seconds=1))
+    assert claim_request(claims, digest=other, expires_at=EXPIRES + timedelta(seconds=1))
 
 
 def test_racing_claims_have_one_winner(db: Database) -> None:
+    """Two replicas (each with its claims), eight threads each, given the same request."""
+    replicas = [request_claims(db.single_statement) for _ in range(2)]
     digest = request_digest("1800000000", "v0=" + "b" * 64)
 
-    def claim(_: int) -> bool:
-        with db.session() as session:
-            return claim_request(session, digest=digest, expires_at=EXPIRES)
+    def claim(n: int) -> bool:
+        return claim_request(replicas[n % 2], digest=digest, expires_at=EXPIRES)
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(claim, range(16)))
@@ -77,7 +72,7 @@ def test_claims_arriving_together_are_written_together_each_once(db: Database) -
             statements.append(1)
 
     def claim(n: int) -> tuple[int, bool]:
-        return n % 40, claim_request_with(claims, digest=digests[n % 40], expires_at=EXPIRES)
+        return n % 40, claim_request(claims, digest=digests[n % 40], expires_at=EXPIRES)
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
@@ -94,8 +89,8 @@ def test_claims_arriving_together_are_written_together_each_once(db: Database) -
     winners = sorted(n for n, first in results if first)
     assert winners == list(range(40))  # each digest won once, whoever asked it
     assert len(statements) <= 160 - 15  # the first 16 claims went in one statement
-    with db.session() as session:  # what the groups recorded is what a lone claim sees
-        assert not claim_request(session, digest=digests[0], expires_at=EXPIRES)
+    again = request_claims(db.single_statement)  # another replica sees what the groups recorded
+    assert not claim_request(again, digest=digests[0], expires_at=EXPIRES)
 
 
 def test_a_digest_asked_twice_in_one_group_wins_once(db: Database) -> None:
@@ -118,7 +113,7 @@ def test_a_digest_asked_twice_in_one_group_wins_once(db: Database) -> None:
     digest = request_digest("1800000000", "v0=" + "f" * 64)
     with ThreadPoolExecutor(4) as pool:
         asked = pool.map(
-            lambda _: claim_request_with(claims, digest=digest, expires_at=EXPIRES), range(4)
+            lambda _: claim_request(claims, digest=digest, expires_at=EXPIRES), range(4)
         )
         deadline = time.monotonic() + 10
         while len(claims._waiting) < 4:
@@ -146,15 +141,15 @@ def test_a_group_that_fails_fails_each_member_and_the_next_group_goes_on(db: Dat
         outcomes = list(
             pool.map(
                 lambda _: _outcome(
-                    lambda: claim_request_with(claims, digest=digest, expires_at=EXPIRES)
+                    lambda: claim_request(claims, digest=digest, expires_at=EXPIRES)
                 ),
                 range(8),
             )
         )
     assert outcomes == ["RuntimeError"] * 8
     failing[0] = False
-    assert claim_request_with(claims, digest=digest, expires_at=EXPIRES)  # nobody is stuck
-    assert not claim_request_with(claims, digest=digest, expires_at=EXPIRES)
+    assert claim_request(claims, digest=digest, expires_at=EXPIRES)  # nobody is stuck
+    assert not claim_request(claims, digest=digest, expires_at=EXPIRES)
 
 
 def _outcome(claim: Callable[[], bool]) -> str:

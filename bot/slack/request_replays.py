@@ -37,20 +37,16 @@ def request_digest(timestamp: str, signature: str, retry: str = "") -> str:
     return hashlib.sha256(f"{timestamp}:{signature}:{retry}".encode()).hexdigest()
 
 
-def claim_request(session: Session, *, digest: str, expires_at: datetime) -> bool:
-    """True the first time `digest` is seen; False for a replay. One statement (INSERT ... ON
-    CONFLICT DO NOTHING RETURNING), so two replicas given the same request cannot both win."""
-    return _FIRST_SEEN(session, {"digest": digest, "expires_at": expires_at})
-
-
 def request_claims(transaction: Transaction) -> GroupedClaims:
-    """Claims for the requests arriving together, written in one statement per group
+    """The claims of the requests arriving together, written in one statement per group
     (storage.grouped_claims); `transaction()` opens the write transaction a group goes in."""
-    return GroupedClaims(SeenSlackRequest, "digest", transaction)
+    return GroupedClaims(_FIRST_SEEN, transaction)
 
 
-def claim_request_with(claims: GroupedClaims, *, digest: str, expires_at: datetime) -> bool:
-    """`claim_request`, with the other requests arriving meanwhile."""
+def claim_request(claims: GroupedClaims, *, digest: str, expires_at: datetime) -> bool:
+    """True the first time `digest` is seen; False for a replay. One statement (INSERT ... ON
+    CONFLICT DO NOTHING RETURNING) for each group of requests, so two replicas given the same
+    request cannot both win."""
     return claims.claim({"digest": digest, "expires_at": expires_at})
 
 

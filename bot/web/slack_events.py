@@ -34,7 +34,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from bot.core.logs import preview
-from bot.slack.request_replays import claim_request_with, request_claims, request_digest
+from bot.slack.request_replays import claim_request, request_claims, request_digest
 from bot.web.slack_body import MalformedBody, SlackBody, is_ssl_check, parse_slack_body
 from bot.web.verify import TOLERANCE_SECONDS, Verdict, verify
 from storage.db import Database, failing_fast, is_unavailable
@@ -145,7 +145,7 @@ class SlackEvents:
         expires_at = datetime.fromtimestamp(int(timestamp) + TOLERANCE_SECONDS, UTC)
         try:
             with answering():
-                return claim_request_with(self._claims, digest=digest, expires_at=expires_at)
+                return claim_request(self._claims, digest=digest, expires_at=expires_at)
         except Exception as error:
             if is_unavailable(error):
                 log.warning("a Slack request arrived while the database is not answering")
