@@ -230,13 +230,7 @@ def test_under_a_burst_a_worker_claims_job_after_job_without_looking_between(
     """A claim that saw another job due is followed by the next claim at once: a look between
     them was one more transaction per job, taken from the requests being acknowledged."""
     ran: list[int] = []
-    workers = OutboxWorkers(
-        db,
-        [JobSpec("test.job", Lane.FAST, lambda run: ran.append(run.job.payload["n"]))],
-        threads={Lane.FAST: 1},
-        poll_seconds=60.0,
-    ).start()
-    fast = workers._wakeups[Lane.FAST]
+    workers, fast = _one_worker_recording(db, ran)
     try:
         _until(lambda: fast.waiting == 1)
         with _outbox_statements(db) as statements:
@@ -261,13 +255,7 @@ def test_jobs_of_one_channel_cost_one_transaction_each(db: Database) -> None:
     from the requests being acknowledged. Now a job's finish claims the next in its own
     transaction, and an empty claim there stands for the look."""
     ran: list[int] = []
-    workers = OutboxWorkers(
-        db,
-        [JobSpec("test.job", Lane.FAST, lambda run: ran.append(run.job.payload["n"]))],
-        threads={Lane.FAST: 1},
-        poll_seconds=60.0,
-    ).start()
-    fast = workers._wakeups[Lane.FAST]
+    workers, fast = _one_worker_recording(db, ran)
     try:
         _until(lambda: fast.waiting == 1)
         with db.session() as session:  # written before the worker is woken (no commit hook)
@@ -360,6 +348,18 @@ def test_a_new_job_wakes_one_worker_and_a_drain_wakes_them_all() -> None:
     _until(lambda: len(woken) == 4)
     for thread in threads:
         thread.join(5)
+
+
+def _one_worker_recording(db: Database, ran: list[int]) -> tuple[OutboxWorkers, _Wakeups]:
+    """One fast-lane thread that appends each test job's `n` to `ran` (no polling to speak of);
+    started, with its wake-ups."""
+    workers = OutboxWorkers(
+        db,
+        [JobSpec("test.job", Lane.FAST, lambda run: ran.append(run.job.payload["n"]))],
+        threads={Lane.FAST: 1},
+        poll_seconds=60.0,
+    ).start()
+    return workers, workers._wakeups[Lane.FAST]
 
 
 @contextmanager
