@@ -138,6 +138,28 @@ def cpu_seconds(pid: int | None = None) -> float:
     return own + sum(cpu_seconds(child) for child in children_of(pid))
 
 
+def database_cpu_seconds() -> float:
+    """CPU time used so far by this machine's PostgreSQL processes (0 when it has none: SQLite
+    runs inside the bot). With the database on another machine, this counts nothing."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:  # a process that just exited
+            continue
+        name, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 1 :]
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_idle() -> tuple[int, int]:
+    """(idle, all) CPU ticks of the whole machine so far, from /proc/stat."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
 def children_of(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):

@@ -44,7 +44,9 @@ import generate as generation
 from _common import (
     bot_process,
     cpu_seconds,
+    database_cpu_seconds,
     label,
+    machine_idle,
     percentile,
     server_process,
     temporary_database,
@@ -72,6 +74,9 @@ class Level:
     failures: int
     seconds: float
     cpu_ms: float = float("nan")  # the server's CPU per request, work after the ack included
+    database_ms: float = float("nan")  # this machine's PostgreSQL's CPU per request
+    load_ms: float = float("nan")  # this process's (the clients' and fake Slack's) per request
+    idle: float = float("nan")  # the machine's idle share while the clients were sending
 
     def p(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
@@ -159,11 +164,17 @@ def run_levels(
         if settle:
             wait_for_echoes(slack)
         before = cpu_seconds(pid) if pid is not None else 0.0
+        database, load, (idle, ticks) = database_cpu_seconds(), cpu_seconds(), machine_idle()
         level = measure(requests, slack, clients, total, tag, send, user)
+        idle_after, ticks_after = machine_idle()
+        level.idle = (idle_after - idle) / max(ticks_after - ticks, 1)
         if settle:
             wait_for_echoes(slack)
+        per_request = 1000 / len(level.latencies_ms)
+        level.database_ms = (database_cpu_seconds() - database) * per_request
+        level.load_ms = (cpu_seconds() - load) * per_request
         if pid is not None:
-            level.cpu_ms = (cpu_seconds(pid) - before) * 1000 / len(level.latencies_ms)
+            level.cpu_ms = (cpu_seconds(pid) - before) * per_request
         levels.append(level)
     return levels
 
@@ -376,6 +387,19 @@ def report(
             f"{level.p(50) / floor.p(50):>6.2f}x"
             f"{level.cpu_ms:>6.2f}"
             for level, floor in zip(levels, bare, strict=True)
+        )
+        print(f"{name:<52} {cells}")
+    print(
+        "\nwhere the CPU went, ms per request: the server (bot) / this machine's PostgreSQL "
+        "(db) / the clients and fake Slack (load); idle: the machine's idle share while sending"
+    )
+    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>34}" for c in CLIENTS))
+    print(f"{'':<52} " + f"{'bot':>9}{'db':>7}{'load':>7}{'sum':>7}{'idle':>4}" * len(CLIENTS))
+    for name, levels in table:
+        cells = "".join(
+            f"{level.cpu_ms:>9.2f}{level.database_ms:>7.2f}{level.load_ms:>7.2f}"
+            f"{level.cpu_ms + level.database_ms + level.load_ms:>7.2f}{level.idle:>4.0%}"
+            for level in levels
         )
         print(f"{name:<52} {cells}")
     failures = sum(level.failures for _, levels in table for level in levels)
