@@ -217,7 +217,7 @@ def test_a_job_written_by_a_commit_costs_a_claim_and_a_finish_that_looks_for_mor
             _until(lambda: fast.waiting == 4 and len(statements) >= 4)  # all idle again
     finally:
         assert workers.stop(5)
-    claims = [s for s in statements if "outbox_jobs.kind" in s and s.startswith("SELECT")]
+    claims = [s for s in statements if _is_claim(s)]
     looks = [s for s in statements if s.startswith("SELECT outbox_jobs.id FROM")]
     assert len(claims) == 2 and statements[0] == claims[0]  # no look before the claim
     assert statements[-1] == claims[1]  # the finish's claim, last: nothing more was due
@@ -244,7 +244,7 @@ def test_under_a_burst_a_worker_claims_job_after_job_without_looking_between(
             _until(lambda: len(ran) == 3 and fast.waiting == 1 and len(selects()) >= 4)
     finally:
         assert workers.stop(5)
-    kinds = ["claim" if "outbox_jobs.kind" in s else "look" for s in selects()]
+    kinds = ["claim" if _is_claim(s) else "look" for s in selects()]
     assert ran == [1, 2, 3]
     assert kinds == ["claim", "claim", "claim", "claim"]  # the last (job 3's finish) found none
 
@@ -270,7 +270,7 @@ def test_jobs_of_one_channel_cost_one_transaction_each(db: Database) -> None:
 
     def kind(statement: str) -> str:
         if statement.startswith("SELECT"):
-            return "claim" if "outbox_jobs.kind" in statement else "look"
+            return "claim" if _is_claim(statement) else "look"
         return "finish" if "finished_at" in statement else "lease"
 
     labels: list[list[str]] = [[]]
@@ -360,6 +360,11 @@ def _one_worker_recording(db: Database, ran: list[int]) -> tuple[OutboxWorkers, 
         poll_seconds=60.0,
     ).start()
     return workers, workers._wakeups[Lane.FAST]
+
+
+def _is_claim(statement: str) -> bool:
+    """A claim's SELECT reads the candidates' attempts; a look reads only whether one is due."""
+    return statement.startswith("SELECT") and "outbox_jobs.attempts" in statement
 
 
 @contextmanager
