@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import BindParameter
@@ -94,22 +94,26 @@ def enqueue(
     Raises Busy when `dedupe_key` is taken by a live job; the caller's transaction is intact.
     """
     now = utc_now()
-    job = OutboxJob(
-        team_id=team_id,
-        kind=kind,
-        lane=lane.value,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        ordering_key=ordering_key,
-        state=OutboxState.PENDING,
-        attempts=0,
-        next_attempt_at=now + delay,
-        request_id=request_id_var.get(),
-        created_at=now,
-    )
+    values: dict[str, Any] = {
+        "team_id": team_id,
+        "kind": kind,
+        "lane": lane.value,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "ordering_key": ordering_key,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now + delay,
+        "request_id": request_id_var.get(),
+        "created_at": now,
+    }
     if dedupe_key is None:
-        session.add(job)
+        # One statement on the session's connection, not the ORM's unit of work: most
+        # requests write a job before their ack, and on SQLite they write it holding the lock
+        # every other request waits for.
+        session.connection().execute(_INSERT, values)
     else:
+        job = OutboxJob(**values)
         try:
             with session.begin_nested():
                 session.add(job)
@@ -153,6 +157,7 @@ _OLDEST_DUE = (
     .limit(2)  # the second only says whether there is more to do
     .with_for_update(skip_locked=True)
 )
+_INSERT = insert(OutboxJob)
 _TAKE = (
     update(OutboxJob)
     .where(OutboxJob.id == bindparam("job_id"))

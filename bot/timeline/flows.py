@@ -27,8 +27,9 @@ from bot.timeline.service import (
     delete_event,
     edit_event,
     get_event,
+    insert_event,
     latest_events,
-    record_event,
+    new_event,
     remove_reaction_event,
 )
 from storage.models import EventSource, TimelineEvent
@@ -70,8 +71,7 @@ def log_event(
             session, team_id=team, event_id=f"cmd:{trigger_id}", now=now
         ):
             return  # the same request again: it was logged the first time
-        logged = record_event(
-            session,
+        logged = new_event(
             incident,
             kind=event.kind,
             text=event.text,
@@ -80,6 +80,7 @@ def log_event(
             now=now,
             source=EventSource.COMMAND,
         )
+        insert_event(session, logged)
         text, message = blocks.event_logged(incident, logged, now=now)
         enqueue_post(
             session,

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,9 @@ from bot.capture.events import ts_to_datetime
 from bot.core.errors import UserError
 from bot.incidents.keytime_service import store_key_times
 from storage.models import EventKind, EventSource, Incident, KeyTime, KeyTimeVia, TimelineEvent
+
+_EVENT_COLUMNS = [column.key for column in TimelineEvent.__table__.columns if column.key != "id"]
+_INSERT_EVENT = insert(TimelineEvent).returning(TimelineEvent.id)
 
 
 def record_event(
@@ -32,7 +35,50 @@ def record_event(
     permalink: str | None = None,
     key_time: KeyTime | None = None,
 ) -> TimelineEvent:
-    event = TimelineEvent(
+    event = new_event(
+        incident,
+        kind=kind,
+        text=text,
+        author_id=author_id,
+        occurred_at=occurred_at,
+        now=now,
+        source=source,
+        added_by=added_by,
+        source_channel_id=source_channel_id,
+        source_ts=source_ts,
+        permalink=permalink,
+        key_time=key_time,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def insert_event(session: Session, event: TimelineEvent) -> None:
+    """Store `event` (from new_event) with one statement and set its id, leaving it out of
+    the session: `/timeline <text>` is the busiest write before an ack, and the ORM's unit of
+    work cost several times the insert (on SQLite, holding the lock other requests wait for)."""
+    values = {key: getattr(event, key) for key in _EVENT_COLUMNS}
+    event.id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
+
+
+def new_event(
+    incident: Incident,
+    *,
+    kind: EventKind,
+    text: str,
+    author_id: str | None,
+    occurred_at: datetime,
+    now: datetime,
+    source: EventSource = EventSource.AUTO,
+    added_by: str | None = None,
+    source_channel_id: str | None = None,
+    source_ts: str | None = None,
+    permalink: str | None = None,
+    key_time: KeyTime | None = None,
+) -> TimelineEvent:
+    """An event of `incident`, not stored yet (record_event or insert_event stores it)."""
+    return TimelineEvent(
         team_id=incident.team_id,
         incident_id=incident.id,
         occurred_at=occurred_at,
@@ -47,9 +93,6 @@ def record_event(
         permalink=permalink,
         key_time=key_time,
     )
-    session.add(event)
-    session.flush()
-    return event
 
 
 @dataclass(frozen=True)
