@@ -131,11 +131,10 @@ def cpu_seconds(pid: int | None = None) -> float:
     if pid is None:
         return time.process_time()
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        _name, own = _process_ticks(Path(f"/proc/{pid}/stat").read_text())
     except FileNotFoundError:  # a child that just exited
         return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(child) for child in children_of(pid))
+    return own / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(child) for child in children_of(pid))
 
 
 def database_cpu_seconds() -> float:
@@ -144,14 +143,19 @@ def database_cpu_seconds() -> float:
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            raw = stat.read_text()
+            name, ticks = _process_ticks(stat.read_text())
         except OSError:  # a process that just exited
             continue
-        name, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 1 :]
         if name.startswith("postgres"):
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
+            total += ticks
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _process_ticks(stat: str) -> tuple[str, int]:
+    """A /proc/<pid>/stat line's command name and CPU ticks (user + system)."""
+    name, _, rest = stat[stat.index("(") + 1 :].rpartition(")")
+    fields = rest.split()
+    return name, int(fields[11]) + int(fields[12])
 
 
 def machine_idle() -> tuple[int, int]:

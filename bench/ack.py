@@ -370,6 +370,16 @@ def serve_bare(port: int, api_url: str, threads: int) -> None:
     server.serve_forever()
 
 
+def print_table(
+    table: list[tuple[str, list[Level]]], columns: str, cells: Callable[[Level], str]
+) -> None:
+    """One line per load, `cells` of each of its levels under `columns`, per client count."""
+    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>34}" for c in CLIENTS))
+    print(f"{'':<52} " + columns * len(CLIENTS))
+    for name, levels in table:
+        print(f"{name:<52} " + "".join(cells(level) for level in levels))
+
+
 def report(
     rows: list[tuple[str, list[Level]]], bare: list[Level], threads: int, where: str
 ) -> None:
@@ -378,30 +388,29 @@ def report(
         f"database {where}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     table = [*rows, ("bare Bolt app that only acks /timeline", bare)]
-    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>34}" for c in CLIENTS))
-    print(f"{'':<52} " + f"{'p50':>8}{'p95':>7}{'req/s':>6}{'x bare':>7}{'cpu':>6}" * len(CLIENTS))
-    for name, levels in table:
-        cells = "".join(
+    by_clients = {level.clients: level for level in bare}
+    print_table(
+        table,
+        f"{'p50':>8}{'p95':>7}{'req/s':>6}{'x bare':>7}{'cpu':>6}",
+        lambda level: (
             f"{level.p(50):>8.1f}{level.p(95):>7.1f}"
             f"{len(level.latencies_ms) / level.seconds:>6.0f}"
-            f"{level.p(50) / floor.p(50):>6.2f}x"
+            f"{level.p(50) / by_clients[level.clients].p(50):>6.2f}x"
             f"{level.cpu_ms:>6.2f}"
-            for level, floor in zip(levels, bare, strict=True)
-        )
-        print(f"{name:<52} {cells}")
+        ),
+    )
     print(
         "\nwhere the CPU went, ms per request: the server (bot) / this machine's PostgreSQL "
         "(db) / the clients and fake Slack (load); idle: the machine's idle share while sending"
     )
-    print(f"{'':<52} " + "".join(f"{f'{c} client(s)':>34}" for c in CLIENTS))
-    print(f"{'':<52} " + f"{'bot':>9}{'db':>7}{'load':>7}{'sum':>7}{'idle':>4}" * len(CLIENTS))
-    for name, levels in table:
-        cells = "".join(
-            f"{level.cpu_ms:>9.2f}{level.database_ms:>7.2f}{level.load_ms:>7.2f}"
-            f"{level.cpu_ms + level.database_ms + level.load_ms:>7.2f}{level.idle:>4.0%}"
-            for level in levels
-        )
-        print(f"{name:<52} {cells}")
+    print_table(
+        table,
+        f"{'bot':>7}{'db':>7}{'load':>7}{'sum':>7}{'idle':>6}",
+        lambda level: (
+            f"{level.cpu_ms:>7.2f}{level.database_ms:>7.2f}{level.load_ms:>7.2f}"
+            f"{level.cpu_ms + level.database_ms + level.load_ms:>7.2f}{level.idle:>6.0%}"
+        ),
+    )
     failures = sum(level.failures for _, levels in table for level in levels)
     worst = max(max(level.latencies_ms) for _, levels in rows for level in levels)
     print(
