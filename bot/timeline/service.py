@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NotRequired, TypedDict, Unpack
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -19,36 +20,27 @@ _EVENT_COLUMNS = [column.key for column in TimelineEvent.__table__.columns if co
 _INSERT_EVENT = insert(TimelineEvent).returning(TimelineEvent.id)
 
 
+class EventFields(TypedDict):
+    """What a new event says; the rest comes from its incident. Named once here for both
+    record_event and new_event."""
+
+    kind: EventKind
+    text: str
+    author_id: str | None
+    occurred_at: datetime
+    now: datetime  # when it was recorded
+    source: NotRequired[EventSource]  # default: automatic
+    added_by: NotRequired[str | None]  # default: the author
+    source_channel_id: NotRequired[str | None]
+    source_ts: NotRequired[str | None]
+    permalink: NotRequired[str | None]
+    key_time: NotRequired[KeyTime | None]
+
+
 def record_event(
-    session: Session,
-    incident: Incident,
-    *,
-    kind: EventKind,
-    text: str,
-    author_id: str | None,
-    occurred_at: datetime,
-    now: datetime,
-    source: EventSource = EventSource.AUTO,
-    added_by: str | None = None,
-    source_channel_id: str | None = None,
-    source_ts: str | None = None,
-    permalink: str | None = None,
-    key_time: KeyTime | None = None,
+    session: Session, incident: Incident, **fields: Unpack[EventFields]
 ) -> TimelineEvent:
-    event = new_event(
-        incident,
-        kind=kind,
-        text=text,
-        author_id=author_id,
-        occurred_at=occurred_at,
-        now=now,
-        source=source,
-        added_by=added_by,
-        source_channel_id=source_channel_id,
-        source_ts=source_ts,
-        permalink=permalink,
-        key_time=key_time,
-    )
+    event = new_event(incident, **fields)
     session.add(event)
     session.flush()
     return event
@@ -62,36 +54,23 @@ def insert_event(session: Session, event: TimelineEvent) -> None:
     event.id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
 
 
-def new_event(
-    incident: Incident,
-    *,
-    kind: EventKind,
-    text: str,
-    author_id: str | None,
-    occurred_at: datetime,
-    now: datetime,
-    source: EventSource = EventSource.AUTO,
-    added_by: str | None = None,
-    source_channel_id: str | None = None,
-    source_ts: str | None = None,
-    permalink: str | None = None,
-    key_time: KeyTime | None = None,
-) -> TimelineEvent:
+def new_event(incident: Incident, **fields: Unpack[EventFields]) -> TimelineEvent:
     """An event of `incident`, not stored yet (record_event or insert_event stores it)."""
+    author_id = fields["author_id"]
     return TimelineEvent(
         team_id=incident.team_id,
         incident_id=incident.id,
-        occurred_at=occurred_at,
-        kind=kind,
-        text=text,
+        occurred_at=fields["occurred_at"],
+        kind=fields["kind"],
+        text=fields["text"],
         author_id=author_id,
-        recorded_at=now,
-        source=source,
-        added_by=added_by or author_id,
-        source_channel_id=source_channel_id,
-        source_ts=source_ts,
-        permalink=permalink,
-        key_time=key_time,
+        recorded_at=fields["now"],
+        source=fields.get("source", EventSource.AUTO),
+        added_by=fields.get("added_by") or author_id,
+        source_channel_id=fields.get("source_channel_id"),
+        source_ts=fields.get("source_ts"),
+        permalink=fields.get("permalink"),
+        key_time=fields.get("key_time"),
     )
 
 
